@@ -1,0 +1,202 @@
+"""Array backends, devices and dtypes.
+
+This is the only module that knows about CuPy. Everything else asks `array_module(x)` for the
+module that owns an array and writes NumPy-style code against it.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import ml_dtypes
+import numpy as np
+
+try:  # CuPy is optional: the `gpu` extra installs it
+    import cupy as _cupy
+
+    _cupy.cuda.runtime.getDeviceCount()
+except Exception:  # no cupy, no driver, or no device
+    _cupy = None
+
+# dtypes are NumPy dtypes: comparing and hashing them is as cheap as it gets on the hot path.
+float16 = half = np.dtype(np.float16)
+bfloat16 = np.dtype(ml_dtypes.bfloat16)
+float32 = float = np.dtype(np.float32)
+float64 = double = np.dtype(np.float64)
+int8 = np.dtype(np.int8)
+int16 = short = np.dtype(np.int16)
+int32 = int = np.dtype(np.int32)
+int64 = long = np.dtype(np.int64)
+uint8 = np.dtype(np.uint8)
+bool_ = np.dtype(np.bool_)
+complex64 = cfloat = np.dtype(np.complex64)
+complex128 = cdouble = np.dtype(np.complex128)
+
+dtype = np.dtype
+
+_FLOATING = {float16, bfloat16, float32, float64}
+_COMPLEX = {complex64, complex128}
+_SUPPORTED = _FLOATING | _COMPLEX | {int8, int16, int32, int64, uint8, bool_}
+
+_default_dtype = float32
+
+_NAMES = {
+    float16: "float16",
+    bfloat16: "bfloat16",
+    float32: "float32",
+    float64: "float64",
+    int8: "int8",
+    int16: "int16",
+    int32: "int32",
+    int64: "int64",
+    uint8: "uint8",
+    bool_: "bool",
+    complex64: "complex64",
+    complex128: "complex128",
+}
+
+
+def dtype_name(dt) -> str:
+    """'chainrule.float32' style name of a dtype, for messages and reprs."""
+    return "chainrule." + _NAMES.get(dt, str(dt))
+
+
+def get_default_dtype():
+    return _default_dtype
+
+
+def set_default_dtype(d) -> None:
+    """Set the dtype that floating-point factories and Python floats produce (float32 or float64)."""
+    global _default_dtype
+    d = as_dtype(d)
+    if d not in _FLOATING:
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default_dtype = d
+
+
+def is_floating(dt) -> bool:
+    return dt in _FLOATING
+
+
+def is_complex(dt) -> bool:
+    return dt in _COMPLEX
+
+
+def as_dtype(d):
+    """Accept a chainrule/NumPy dtype, a Python type or a name; return the NumPy dtype."""
+    if d is None:
+        return None
+    if d is builtins.float:
+        return _default_dtype
+    if d is builtins.int:
+        return int64
+    if d is builtins.bool:
+        return bool_
+    if isinstance(d, str):
+        d = d.removeprefix("torch.").removeprefix("chainrule.")
+        d = {"float": "float32", "double": "float64", "half": "float16", "long": "int64",
+             "int": "int32", "short": "int16", "bool": "bool"}.get(d, d)
+        if d == "bfloat16":
+            return bfloat16
+    dt = np.dtype(d)
+    if dt not in _SUPPORTED:
+        raise TypeError(f"dtype {dt} is not supported by chainrule")
+    return dt
+
+
+
+
+# ---------------------------------------------------------------- devices
+class device:
+    """Where a tensor's memory lives: ``device("cpu")``, ``device("cuda")``, ``device("cuda:1")``."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type: str | device, index: builtins.int | None = None):
+        if isinstance(type, device):
+            self.type, self.index = type.type, type.index
+            return
+        if isinstance(type, builtins.int):
+            type, index = "cuda", type
+        name, _, idx = str(type).partition(":")
+        if name not in ("cpu", "cuda"):
+            raise RuntimeError(
+                f"Expected one of cpu, cuda device type at start of device string: {type}"
+            )
+        if idx:
+            index = builtins.int(idx)
+        self.type = name
+        self.index = index
+
+    def __repr__(self):
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        if not isinstance(other, device):
+            return NotImplemented
+        if self.type != other.type:
+            return False
+        # "cuda" and "cuda:0" name the same device when only one is current
+        return (self.index or 0) == (other.index or 0)
+
+    def __hash__(self):
+        return hash((self.type, self.index or 0))
+
+
+CPU = device("cpu")
+
+
+def array_module(x):
+    """The module (numpy or cupy) that owns array ``x``.
+
+    A Tensor gets the differentiable NumPy-like namespace instead, so that backward rules written
+    against ``xp`` are themselves differentiable when the engine runs them with ``create_graph``.
+    """
+    if type(x) is np.ndarray:
+        return np
+    if _cupy is not None and isinstance(x, _cupy.ndarray):
+        return _cupy
+    if hasattr(x, "_is_chainrule_tensor"):
+        from .ops import tensor_numpy
+
+        return tensor_numpy
+    return np
+
+
+def device_of(array) -> device:
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return device("cuda", array.device.id)
+    return CPU
+
+
+def cuda_available() -> bool:
+    return _cupy is not None
+
+
+def to_device(array, dev: device):
+    """Move an array to `dev` (a copy only where the device changes)."""
+    if dev.type == "cpu":
+        if _cupy is not None and isinstance(array, _cupy.ndarray):
+            return _cupy.asnumpy(array)
+        return array
+    if _cupy is None:
+        raise RuntimeError(
+            "CUDA is not available: chainrule found no CuPy or no NVIDIA device. "
+            "Install the `gpu` extra (pip install 'chainrule[gpu]') on a machine with a GPU, "
+            "or keep the tensor on 'cpu'."
+        )
+    with _cupy.cuda.Device(dev.index or 0):
+        return _cupy.asarray(array)
+
+
+def to_numpy(array) -> np.ndarray:
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return _cupy.asnumpy(array)
+    return np.asarray(array)
