@@ -1,27 +1,41 @@
-"""Every differentiable primitive, forward and backward side by side, one file per family."""
+"""Every differentiable primitive, forward and backward side by side, one file per family.
+
+Each family module lists its public functions in ``__all__`` (exported as ``chainrule.<name>``)
+and the ones that are also Tensor methods in ``METHODS`` (a name, or ``(method_name, function)``).
+"""
 
 from __future__ import annotations
 
+from . import activation, conversion, creation, elementwise, index, linalg, nn, reduce, shape
 from ._core import canonical_dim, canonical_dims, promote_types, result_type
+from .activation import *
 from .conversion import *
-from .conversion import contiguous, to
 from .creation import *
 from .elementwise import *
-from .elementwise import add_, div_, mul_, sub_
-from .index import getitem, setitem_
+from .index import *
 from .linalg import *
+from .nn import *
 from .printing import set_printoptions
 from .reduce import *
 from .shape import *
-from .shape import expand, reshape, view
-from . import conversion, creation, elementwise, index, linalg, reduce, shape
 
-FAMILIES = [conversion, creation, elementwise, index, linalg, reduce, shape]
+FAMILIES = [activation, conversion, creation, elementwise, index, linalg, nn, reduce, shape]
+__all__ = sorted({name for family in FAMILIES for name in family.__all__}) + ["set_printoptions"]
 
 
 def install_methods(cls) -> None:
-    """Bind each family's METHODS onto Tensor (entries are names or (method, function))."""
+    """Bind each family's METHODS onto Tensor."""
     for family in FAMILIES:
         for entry in family.METHODS:
             name, fn = (entry, getattr(family, entry)) if isinstance(entry, str) else entry
             setattr(cls, name, fn)
+
+
+def __getattr__(name):
+    # tensor.py calls ops.<name> for operators and for methods bound elsewhere
+    if name.startswith("__"):
+        raise AttributeError(name)
+    for family in FAMILIES:
+        if hasattr(family, name):
+            return getattr(family, name)
+    raise AttributeError(f"chainrule.ops has no op '{name}'")
