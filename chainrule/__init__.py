@@ -3,10 +3,11 @@
 ``import chainrule as torch`` is meant to work for the PyTorch programs people write.
 """
 
-from . import backend
+from . import autograd, backend
+from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
+from .autograd.engine import is_grad_enabled
 from .backend import (
     bfloat16,
-    bool_ as bool,
     cdouble,
     cfloat,
     complex64,
@@ -30,12 +31,12 @@ from .backend import (
     short,
     uint8,
 )
-from .tensor import Size, Tensor
-from . import autograd
-from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
-from .autograd.engine import is_grad_enabled
+from .backend import (
+    bool_ as bool,
+)
 from .ops import *
 from .ops import promote_types, result_type, set_printoptions
+from .tensor import Size, Tensor
 
 __version__ = "0.1.0"
 

@@ -94,16 +94,21 @@ def as_dtype(d):
         return bool_
     if isinstance(d, str):
         d = d.removeprefix("torch.").removeprefix("chainrule.")
-        d = {"float": "float32", "double": "float64", "half": "float16", "long": "int64",
-             "int": "int32", "short": "int16", "bool": "bool"}.get(d, d)
+        d = {
+            "float": "float32",
+            "double": "float64",
+            "half": "float16",
+            "long": "int64",
+            "int": "int32",
+            "short": "int16",
+            "bool": "bool",
+        }.get(d, d)
         if d == "bfloat16":
             return bfloat16
     dt = np.dtype(d)
     if dt not in _SUPPORTED:
         raise TypeError(f"dtype {dt} is not supported by chainrule")
     return dt
-
-
 
 
 # ---------------------------------------------------------------- devices

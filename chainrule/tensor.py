@@ -49,7 +49,7 @@ class Tensor:
         "requires_grad",
         "grad_fn",
         "_output_nr",
-        "_version",
+        "_ver",
         "_base",
         "_view_idx",
         "_hooks",
@@ -73,7 +73,7 @@ class Tensor:
         self.requires_grad = requires_grad
         self.grad_fn = grad_fn
         self._output_nr = output_nr
-        self._version = _Version()
+        self._ver = None
         self._base = None
         self._view_idx = None
         self._hooks = None
@@ -90,7 +90,7 @@ class Tensor:
         t.requires_grad = grad_fn is not None
         t.grad_fn = grad_fn
         t._output_nr = output_nr
-        t._version = _Version()
+        t._ver = None
         t._base = None
         t._view_idx = None
         t._hooks = None
@@ -162,6 +162,18 @@ class Tensor:
         return bool(self.data.flags.c_contiguous)
 
     @property
+    def _version(self) -> _Version:
+        """The in-place modification counter, shared with views (made when first needed)."""
+        v = self._ver
+        if v is None:
+            v = self._ver = _Version()
+        return v
+
+    @_version.setter
+    def _version(self, v: _Version) -> None:
+        self._ver = v
+
+    @property
     def _version_value(self) -> int:
         return self._version.value
 
@@ -185,7 +197,9 @@ class Tensor:
     def grad(self, value):
         if value is not None:
             if not isinstance(value, Tensor):
-                raise TypeError(f"assigned grad expected to be a Tensor or None but got {type(value).__name__}")
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got {type(value).__name__}"
+                )
             if tuple(value.shape) != tuple(self.shape):
                 raise RuntimeError(
                     f"assigned grad has data of a different size: grad {tuple(value.shape)} "
@@ -587,6 +601,8 @@ _LEGACY_TYPES = {
     backend.uint8: "ByteTensor",
     backend.bool_: "BoolTensor",
 }
+
+_engine.Tensor = Tensor
 
 from . import ops as _ops  # noqa: E402  (ops import Tensor; methods resolve _ops at call time)
 

@@ -30,7 +30,11 @@ def _diff_outputs(fn, inputs):
 
 def _eval(fn, inputs) -> np.ndarray:
     outs = _flat_outputs(fn(*inputs))  # not under no_grad: fn may differentiate inside
-    return np.concatenate([backend.to_numpy(o.data).ravel().astype(np.float64) for o in outs]) if outs else np.zeros(0)
+    return (
+        np.concatenate([backend.to_numpy(o.data).ravel().astype(np.float64) for o in outs])
+        if outs
+        else np.zeros(0)
+    )
 
 
 def _numerical_directional(fn, inputs, diff_idx, direction, eps):
@@ -58,7 +62,9 @@ def _analytical_vjp(fn, inputs, diff_idx, u):
     offset = 0
     for o in outs:
         n = o.data.size
-        grads_out.append(Tensor._make(u[offset : offset + n].reshape(o.data.shape).astype(o.data.dtype)))
+        grads_out.append(
+            Tensor._make(u[offset : offset + n].reshape(o.data.shape).astype(o.data.dtype))
+        )
         offset += n
     gs = _grad(outs, [inputs[i] for i in diff_idx], grads_out, allow_unused=True)
     return [
@@ -113,7 +119,9 @@ def gradcheck(
         for r in range(n_out):
             u = np.zeros(n_out)
             u[r] = 1.0
-            analytical[r] = np.concatenate([g.ravel() for g in _analytical_vjp(func, inputs, diff_idx, u)])
+            analytical[r] = np.concatenate(
+                [g.ravel() for g in _analytical_vjp(func, inputs, diff_idx, u)]
+            )
         # ... and numerical Jacobian column by column (one pair of evaluations per input element)
         numerical = np.zeros((n_out, n_in))
         col = 0
@@ -135,7 +143,9 @@ def gradcheck(
         for p in range(n_projections):
             u = rng.standard_normal(n_out)
             v = [rng.standard_normal(inputs[i].data.shape) for i in diff_idx]
-            a = sum(float((g * d).sum()) for g, d in zip(_analytical_vjp(func, inputs, diff_idx, u), v))
+            a = sum(
+                float((g * d).sum()) for g, d in zip(_analytical_vjp(func, inputs, diff_idx, u), v)
+            )
             n = float(u @ _numerical_directional(func, inputs, diff_idx, v, eps))
             if not np.isclose(a, n, rtol=rtol, atol=atol * np.sqrt(n_out * n_in)):
                 failures.append(f"projection {p}: analytical uᵀJv {a:.10g} vs numerical {n:.10g}")
@@ -199,7 +209,9 @@ def assert_close(actual, expected, *, rtol=None, atol=None, equal_nan=False, che
                 f"!= {backend.dtype_name(expected.dtype)}."
             )
     if a.shape != e.shape:
-        raise AssertionError(f"The values for attribute 'shape' do not match: {a.shape} != {e.shape}.")
+        raise AssertionError(
+            f"The values for attribute 'shape' do not match: {a.shape} != {e.shape}."
+        )
     default_rtol, default_atol = _tolerances(a.dtype)
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol

@@ -131,9 +131,15 @@ def _parity(case, arrays, mask, dtype, device, seed):
     assert len(ours) == len(theirs), f"{case.name}: {len(ours)} outputs vs torch's {len(theirs)}"
     rtol, atol = (1e-7, 1e-9) if dtype == "float64" else (case.parity_rtol32, case.parity_atol32)
     for o, t in zip(ours, theirs):
-        assert tuple(o.shape) == tuple(t.shape), f"{case.name}: shape {tuple(o.shape)} vs torch {tuple(t.shape)}"
-        assert str(o.dtype) == str(t.dtype).removeprefix("torch."), f"{case.name}: dtype {o.dtype} vs torch {t.dtype}"
-        assert_close(o, t, rtol=rtol, atol=atol, check_dtype=False, msg=f"{case.name} forward ({dtype})")
+        assert tuple(o.shape) == tuple(t.shape), (
+            f"{case.name}: shape {tuple(o.shape)} vs torch {tuple(t.shape)}"
+        )
+        assert str(o.dtype) == str(t.dtype).removeprefix("torch."), (
+            f"{case.name}: dtype {o.dtype} vs torch {t.dtype}"
+        )
+        assert_close(
+            o, t, rtol=rtol, atol=atol, check_dtype=False, msg=f"{case.name} forward ({dtype})"
+        )
     if not any(mask):
         return
     rng = np.random.default_rng(seed + 7)
@@ -147,7 +153,16 @@ def _parity(case, arrays, mask, dtype, device, seed):
         if not mask[k]:
             continue
         if t.grad is None:
-            assert x.grad is None or not np.any(x.grad.numpy()), f"{case.name}: input {k} grad vs torch None"
+            assert x.grad is None or not np.any(x.grad.numpy()), (
+                f"{case.name}: input {k} grad vs torch None"
+            )
             continue
         assert x.grad is not None, f"{case.name}: input {k} got no gradient (torch has one)"
-        assert_close(x.grad, t.grad, rtol=rtol, atol=atol, check_dtype=False, msg=f"{case.name} grad of input {k} ({dtype})")
+        assert_close(
+            x.grad,
+            t.grad,
+            rtol=rtol,
+            atol=atol,
+            check_dtype=False,
+            msg=f"{case.name} grad of input {k} ({dtype})",
+        )

@@ -157,12 +157,9 @@ class _Version:
     a modified saved tensor can name the culprit, not only the victim.
     """
 
-    __slots__ = ("value", "op", "where")
-
-    def __init__(self):
-        self.value = 0
-        self.op = None
-        self.where = None
+    value = 0
+    op = None
+    where = None
 
     def bump(self, op: str) -> None:
         self.value += 1
@@ -178,6 +175,10 @@ def user_frame() -> str:
     if f is None:
         return "<unknown>"
     return f"{f.f_code.co_filename}:{f.f_lineno}"
+
+
+_new = object.__new__
+Tensor = None  # bound by chainrule.tensor once the Tensor class exists (no import cycle)
 
 
 # ------------------------------------------------------------------------------------- Function
@@ -248,7 +249,6 @@ class Function:
         "next",  # per forward argument: (parent node or leaf Tensor, output_nr, shape, dtype) | None
         "saved",  # what forward saved; _FREED after a backward without retain_graph
         "_saved_meta",  # per saved value: None, or (kind, index, version, value at save)
-        "needs_input_grad",
         "_out_meta",  # per output (shape, dtype), kept for multi-output nodes only
         "_pre_hooks",  # {output_nr: [hook]} from Tensor.register_hook on non-leaf outputs
     )
@@ -275,8 +275,6 @@ class Function:
             if self.on_arrays:
                 return self._saved_as_tensors()
             if meta is not None and self.__dict__.get("_saved_out_nrs"):
-                from ..tensor import Tensor
-
                 return tuple(
                     Tensor._make(s.data, self, m[1]) if m is not None and m[0] == "out" else s
                     for s, m in zip(saved, meta)
@@ -300,9 +298,12 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        if cls.on_arrays:
-            return _apply_arrays(cls, args)
         return _apply_tensors(cls, args, kwargs)
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        """Per forward argument: does it need a gradient?"""
+        return tuple(e is not None for e in self.next)
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -332,8 +333,6 @@ class Function:
 
     def _saved_as_tensors(self) -> tuple:
         """Saved arrays as Tensors linked into the graph, for differentiating a backward rule."""
-        from ..tensor import Tensor
-
         out = []
         for value, m in zip(self.saved, self._saved_meta or (None,) * len(self.saved)):
             if m is None:
@@ -370,50 +369,46 @@ def _is_array(x) -> bool:
 
 
 # ---------------------------------------------------------------------------------- apply paths
-def _apply_arrays(cls, args):
-    """Run a built-in op: unwrap Tensors, run forward on arrays, wrap, link the node."""
-    from ..tensor import Tensor
+def _apply_arrays(cls, *args):
+    """Run a built-in op: unwrap Tensors, run forward on arrays, wrap, link the node.
 
-    if not _grad_enabled:
-        xs = [a.data if isinstance(a, Tensor) else a for a in args]
-        y = cls.forward(_NULL_CTX, *xs)
-        return _wrap_plain(cls, y, args)
-
+    This is the hottest function in chainrule: one pass over the arguments, no imports, no
+    allocations beyond the node and the output.
+    """
     xs = []
+    edges = []
     need = False
     for a in args:
         if isinstance(a, Tensor):
-            xs.append(a.data)
+            d = a.data
+            xs.append(d)
             if a.requires_grad:
                 need = True
+                fn = a.grad_fn
+                edges.append((a if fn is None else fn, a._output_nr, d.shape, d.dtype))
+            else:
+                edges.append(None)
         else:
             xs.append(a)
-    if not need:
+            edges.append(None)
+    if not (need and _grad_enabled):
         y = cls.forward(_NULL_CTX, *xs)
-        return _wrap_plain(cls, y, args)
+        if type(y) is tuple:
+            return tuple(Tensor._make(v) if _is_array(v) else v for v in y)
+        out = Tensor._make(y)
+        if cls.is_view:
+            _link_view(out, args[0])
+        return out
 
-    ctx = cls.__new__(cls)
+    ctx = _new(cls)
+    ctx.next = edges
     ctx.saved = ()
     ctx._saved_meta = None
     ctx._pre_hooks = None
     ctx._out_meta = None
     y = cls.forward(ctx, *xs)
-
-    edges = []
-    needs = []
-    for a in args:
-        if isinstance(a, Tensor) and a.requires_grad:
-            fn = a.grad_fn
-            edges.append((a if fn is None else fn, a._output_nr, a.data.shape, a.data.dtype))
-            needs.append(True)
-        else:
-            edges.append(None)
-            needs.append(False)
-    ctx.next = edges
-    ctx.needs_input_grad = needs
     if _anomaly_enabled:
         ctx.__dict__["_anomaly_trace"] = traceback.format_stack()[:-2]
-
     if type(y) is tuple:
         outs = _wrap_multi(ctx, y)
         if ctx.saved:
@@ -427,20 +422,7 @@ def _apply_arrays(cls, args):
     return out
 
 
-def _wrap_plain(cls, y, args):
-    from ..tensor import Tensor
-
-    if type(y) is tuple:
-        return tuple(Tensor._make(v) if _is_array(v) else v for v in y)
-    out = Tensor._make(y)
-    if cls.is_view:
-        _link_view(out, args[0])
-    return out
-
-
 def _wrap_multi(ctx, ys):
-    from ..tensor import Tensor
-
     non_diff = ctx.__dict__.get("_non_differentiable", ())
     outs = []
     meta = []
@@ -467,8 +449,6 @@ def _link_view(out, base) -> None:
 def _saved_meta(saved, args, outputs):
     """For each saved array, which input or output tensor it is (for version checks and for
     rebuilding graph-connected Tensors under create_graph)."""
-    from ..tensor import Tensor
-
     meta = []
     any_meta = False
     for s in saved:
@@ -490,22 +470,12 @@ def _saved_meta(saved, args, outputs):
 
 def _apply_tensors(cls, args, kwargs):
     """Run a user-defined Function with PyTorch's semantics: Tensors in, Tensors out."""
-    from ..tensor import Tensor
-
     need = _grad_enabled and any(isinstance(a, Tensor) and a.requires_grad for a in args)
     ctx = cls.__new__(cls)
     ctx.saved = ()
     ctx._saved_meta = None
     ctx._pre_hooks = None
     ctx._out_meta = None
-    ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-    with no_grad():
-        result = cls.forward(ctx, *args, **kwargs)
-    if not need:
-        return result
-    single = not isinstance(result, tuple)
-    results = (result,) if single else result
-    non_diff = ctx.__dict__.get("_non_differentiable", ())
     edges = []
     for a in args:
         if isinstance(a, Tensor) and a.requires_grad:
@@ -514,6 +484,13 @@ def _apply_tensors(cls, args, kwargs):
         else:
             edges.append(None)
     ctx.next = edges
+    with no_grad():
+        result = cls.forward(ctx, *args, **kwargs)
+    if not need:
+        return result
+    single = not isinstance(result, tuple)
+    results = (result,) if single else result
+    non_diff = ctx.__dict__.get("_non_differentiable", ())
     outs = []
     meta = []
     for j, r in enumerate(results):
@@ -606,8 +583,6 @@ def _sum_to(g, shape):
 
 
 def _as_grad_tensor(g):
-    from ..tensor import Tensor
-
     return g if isinstance(g, Tensor) else Tensor._make(g)
 
 
@@ -625,8 +600,6 @@ def run_backward(
     With ``capture`` (autograd.grad), gradients of ``inputs`` are returned and no ``.grad`` is
     touched; otherwise leaves accumulate into ``.grad`` (only those in ``inputs`` when given).
     """
-    from ..tensor import Tensor
-
     global _create_graph_active
     prev_mode = _set_grad_enabled(create_graph)
     prev_cg = _create_graph_active
@@ -788,11 +761,7 @@ def _call_backward(node, gys, create_graph, retain_graph):
                 f"(expected {n_in}, got {len(gxs)})"
             )
     if not cls.on_arrays:
-        from ..tensor import Tensor
-
-        gxs = tuple(
-            g.data if (isinstance(g, Tensor) and not create_graph) else g for g in gxs
-        )
+        gxs = tuple(g.data if (isinstance(g, Tensor) and not create_graph) else g for g in gxs)
     if _anomaly_enabled:
         _check_anomaly(node, gxs)
     if not retain_graph:
@@ -860,8 +829,6 @@ def _deliver_leaf(t, g, targets, captured, capture, create_graph, handed):
                 g = r if create_graph else r.data
     if not t.requires_grad:
         return
-    from ..tensor import Tensor
-
     old = t._grad
     if create_graph:
         gt = g if isinstance(g, Tensor) else Tensor._make(g)

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import engine
-from ..autograd.engine import Function, _Version
+from ..autograd.engine import Function, _apply_arrays, _Version
 from ..backend import array_module
 from ..tensor import Tensor
 
@@ -18,6 +18,7 @@ class Op(Function):
 
     __slots__ = ()
     on_arrays = True
+    apply = classmethod(_apply_arrays)
 
 
 # ------------------------------------------------------------------------------------ dims
@@ -66,7 +67,11 @@ def _scalar_dtype(x):
     if isinstance(x, numbers.Real):
         return backend.get_default_dtype()
     if isinstance(x, numbers.Complex):
-        return backend.complex64 if backend.get_default_dtype() != backend.float64 else backend.complex128
+        return (
+            backend.complex64
+            if backend.get_default_dtype() != backend.float64
+            else backend.complex128
+        )
     raise TypeError(f"unsupported operand type {type(x).__name__}")
 
 
@@ -78,7 +83,13 @@ def promote_types(a, b):
         return backend.float32
     if a == backend.bfloat16 or b == backend.bfloat16:
         other = b if a == backend.bfloat16 else a
-        return backend.bfloat16 if category(other) < 2 else np.promote_types(other, backend.float32) if other != backend.float16 else backend.float32
+        return (
+            backend.bfloat16
+            if category(other) < 2
+            else np.promote_types(other, backend.float32)
+            if other != backend.float16
+            else backend.float32
+        )
     return np.promote_types(a, b)
 
 

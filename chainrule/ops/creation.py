@@ -57,8 +57,7 @@ class Generator:
             bitgen.state = obj["bit_generator"]
         except (ValueError, KeyError, TypeError) as e:
             raise RuntimeError(
-                "set_rng_state: this is not a state returned by chainrule's get_rng_state() "
-                f"({e})"
+                f"set_rng_state: this is not a state returned by chainrule's get_rng_state() ({e})"
             ) from None
         self._np = np.random.Generator(bitgen)
         return self
@@ -242,7 +241,12 @@ def empty(*size, out=None, dtype=None, device=None, requires_grad=False, layout=
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None):
     return _fill(
-        (size,), fill_value, dtype, device, requires_grad, lambda xp, s, d: xp.full(s, fill_value, d)
+        (size,),
+        fill_value,
+        dtype,
+        device,
+        requires_grad,
+        lambda xp, s, d: xp.full(s, fill_value, d),
     )
 
 
@@ -287,11 +291,7 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, device=None, requir
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
     if dtype is None:
-        dtype = (
-            get_default_dtype()
-            if any(isinstance(v, float) for v in vals)
-            else backend.int64
-        )
+        dtype = get_default_dtype() if any(isinstance(v, float) for v in vals) else backend.int64
     arr = np.arange(*vals, dtype=as_dtype(dtype))
     return _finish(arr, dtype, device, requires_grad)
 
@@ -403,13 +403,17 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
     if single:
         w = w[None]
     if (w < 0).any() or not np.isfinite(w).all():
-        raise RuntimeError("multinomial: probability tensor contains either inf, nan or element < 0")
+        raise RuntimeError(
+            "multinomial: probability tensor contains either inf, nan or element < 0"
+        )
     g = _gen(generator)
     out = np.empty((w.shape[0], num_samples), np.int64)
     for i, row in enumerate(w):
         total = row.sum()
         if total <= 0:
-            raise RuntimeError("multinomial: invalid multinomial distribution (sum of probabilities <= 0)")
+            raise RuntimeError(
+                "multinomial: invalid multinomial distribution (sum of probabilities <= 0)"
+            )
         if not replacement and num_samples > np.count_nonzero(row):
             raise RuntimeError(
                 "multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement"
