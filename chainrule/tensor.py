@@ -605,7 +605,5 @@ _LEGACY_TYPES = {
 _engine.Tensor = Tensor
 
 from . import ops as _ops  # noqa: E402  (ops import Tensor; methods resolve _ops at call time)
-
-# Every public op that PyTorch also offers as a method becomes a Tensor method here, from the
-# op families' METHODS lists: one place, no hand-written one-line wrappers to fall out of date.
-_ops.install_methods(Tensor)
+# Every public op that PyTorch also offers as a method becomes a Tensor method when chainrule.ops
+# finishes importing (ops.install_methods), from the families' METHODS lists.

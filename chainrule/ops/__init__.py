@@ -6,6 +6,7 @@ and the ones that are also Tensor methods in ``METHODS`` (a name, or ``(method_n
 
 from __future__ import annotations
 
+from ..tensor import Tensor
 from . import activation, conversion, creation, elementwise, index, linalg, nn, reduce, shape
 from ._core import canonical_dim, canonical_dims, promote_types, result_type
 from .activation import *
@@ -39,3 +40,6 @@ def __getattr__(name):
         if hasattr(family, name):
             return getattr(family, name)
     raise AttributeError(f"chainrule.ops has no op '{name}'")
+
+
+install_methods(Tensor)
