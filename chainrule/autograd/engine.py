@@ -167,14 +167,23 @@ class _Version:
         self.where = user_frame()
 
 
-def user_frame() -> str:
-    """'file:line' of the innermost caller outside the chainrule package."""
+class _Where(tuple):
+    """(file, line), formatted only when an error message needs it."""
+
+    __slots__ = ()
+
+    def __str__(self):
+        return f"{self[0]}:{self[1]}"
+
+
+def user_frame() -> _Where:
+    """(file, line) of the innermost caller outside the chainrule package."""
     f = sys._getframe(1)
     while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
         f = f.f_back
     if f is None:
-        return "<unknown>"
-    return f"{f.f_code.co_filename}:{f.f_lineno}"
+        return _Where(("<unknown>", 0))
+    return _Where((f.f_code.co_filename, f.f_lineno))
 
 
 _new = object.__new__

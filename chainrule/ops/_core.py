@@ -124,10 +124,13 @@ def result_type(*operands):
     return result
 
 
+_PY_SCALARS = (float, int, bool)
+
+
 def _as_operand(x):
     """Python numbers stay numbers (NumPy treats them as weak, like PyTorch); arrays become
     constant Tensors."""
-    if isinstance(x, Tensor | numbers.Number):
+    if type(x) in _PY_SCALARS or isinstance(x, Tensor | numbers.Number):
         return x
     if isinstance(x, np.generic):
         return x.item()
@@ -158,6 +161,8 @@ def operands(a, b):
     b = _as_operand(b)
     t, s = (a, b) if isinstance(a, Tensor) else (b, a)
     if not isinstance(s, Tensor):
+        if type(s) is float and t.data.dtype.kind in "fc":
+            return a, b  # the common case: float tensor and a Python float keep the tensor's dtype
         # a Python number: NumPy's weak scalars already give PyTorch's answer when the number's
         # category is not above the tensor's (float32 tensor * 2.0 stays float32)
         if category(_scalar_dtype(s)) <= category(t.data.dtype):
