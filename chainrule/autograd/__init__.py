@@ -71,8 +71,9 @@ def _root_grads(outputs: list, grad_outputs: list, create_graph: bool) -> list:
                     ".mean()), or pass the gradient of a scalar with respect to it: "
                     "out.backward(gradient=torch.ones_like(out))."
                 )
-            xp = _xp(t.data)
-            grads.append(xp.ones(t.data.shape, t.data.dtype))
+            ones = _xp(t.data).ones(t.data.shape, t.data.dtype)
+            # under create_graph every gradient is a Tensor, so backward rules see one type
+            grads.append(Tensor._make(ones) if create_graph else ones)
             continue
         if not isinstance(g, Tensor):
             from ..ops.creation import tensor as _tensor
