@@ -194,6 +194,7 @@ def grad(
         result = tuple(zeros_like(t) if g is None else g for t, g in zip(ins, result))
     return result
 
+from . import functional  # noqa: E402  (functional uses grad and backward above)
 
 __all__ = [
     "Function",

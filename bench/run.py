@@ -1,0 +1,316 @@
+"""Side-by-side benchmarks of chainrule and PyTorch, in one process, on the same data.
+
+Usage:
+    python bench/run.py            # full run, writes bench/RESULTS.md and prints it
+    python bench/run.py --quick    # a fast, noisier run (same output)
+    python bench/run.py --only mlp # cases whose name contains "mlp"
+
+How it measures: for every case each framework builds its own `step` (a closure that does one
+iteration) from identical NumPy data and initial weights (fixed seed). After a warmup, passes
+ALTERNATE between the two frameworks (chainrule, torch, torch, chainrule, ...), each pass timing
+a batch of iterations calibrated to last about `--pass-ms`; the reported time is the median
+over passes, per iteration. Interleaving means that both frameworks see the same machine state
+(frequency scaling, other load), so the ratio is more trustworthy than either number alone.
+torch uses the same number of threads as NumPy's BLAS.
+
+Adding a case: write `def my_case(m) -> step` against the PyTorch API, where `m` is the
+`chainrule` or the `torch` module, and register it with `@case("name", unit="µs")`. Where the
+two frameworks need different code (nn.Module vs raw tensors while chainrule lacks a feature),
+register separate setups with `register(name, setup_chainrule, setup_torch)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # benchmark the working tree, not an installed copy
+
+import torch  # noqa: E402
+
+import chainrule  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+SEED = 0
+
+
+# ------------------------------------------------------------------------------ registry
+@dataclass
+class Case:
+    name: str
+    setup_chainrule: Callable[[], Callable[[], object]]  # returns a zero-argument step
+    setup_torch: Callable[[], Callable[[], object]]
+    unit: str = "µs"  # per iteration
+    note: str = ""
+
+
+CASES: list[Case] = []
+
+
+def register(name: str, setup_chainrule, setup_torch, unit: str = "µs", note: str = "") -> None:
+    CASES.append(Case(name, setup_chainrule, setup_torch, unit, note))
+
+
+def case(name: str, unit: str = "µs", note: str = ""):
+    """Register `fn(m) -> step`, written once against the PyTorch API, for both frameworks."""
+
+    def deco(fn):
+        register(name, lambda: fn(chainrule), lambda: fn(torch), unit, note)
+        return fn
+
+    return deco
+
+
+# --------------------------------------------------------------------------------- cases
+@case("add: c = a + b (4 floats, requires_grad)", note="per-op cost: one node recorded")
+def add_small(m):
+    rng = np.random.default_rng(SEED)
+    a = m.tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True)
+    b = m.tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True)
+
+    def step():
+        return a + b
+
+    return step
+
+
+def _mlp_arrays(sizes, batch):
+    """Identical float32 data and initial weights (uniform ±1/√fan_in, like nn.Linear)."""
+    rng = np.random.default_rng(SEED)
+    arrays = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / np.sqrt(fan_in)
+        arrays.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32))
+        arrays.append(rng.uniform(-bound, bound, (fan_out,)).astype(np.float32))
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = rng.standard_normal((batch, sizes[-1])).astype(np.float32)
+    return arrays, x, y
+
+
+@case(
+    "MLP 2-16-16-1 train step (tanh, MSE, batch 1, SGD)",
+    note="zero grads, forward, backward, update under no_grad; raw tensors",
+)
+def mlp_tiny(m, sizes=(2, 16, 16, 1), batch=1, lr=0.01):
+    arrays, xa, ya = _mlp_arrays(sizes, batch)
+    params = [m.tensor(a, requires_grad=True) for a in arrays]
+    x, y = m.tensor(xa), m.tensor(ya)
+
+    def step():
+        for p in params:
+            p.grad = None  # optimizer.zero_grad(set_to_none=True)
+        h = x
+        for k in range(0, len(params) - 2, 2):
+            h = m.tanh(h @ params[k] + params[k + 1])
+        out = h @ params[-2] + params[-1]
+        err = out - y
+        loss = (err * err).mean()
+        loss.backward()
+        with m.no_grad():
+            for p in params:
+                p -= lr * p.grad
+        return loss
+
+    return step
+
+
+# ------------------------------------------------------------------------------- timing
+def _time_batch(step, n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    return (time.perf_counter() - t0) / n
+
+
+def _calibrate(step, pass_s: float) -> int:
+    """Iterations per pass so that one pass lasts about pass_s."""
+    n = 1
+    while True:
+        t = _time_batch(step, n) * n
+        if t >= pass_s / 4 or n >= 1 << 20:
+            return max(1, int(n * pass_s / max(t, 1e-9)))
+        n *= 4
+
+
+def _value(out) -> np.ndarray:
+    if hasattr(out, "detach"):
+        out = out.detach()
+    return np.asarray(out.numpy() if hasattr(out, "numpy") else out, dtype=np.float64)
+
+
+def check_same_work(c: Case, steps: dict) -> None:
+    """The first step of each framework must give the same result: same work is timed."""
+    ours, theirs = _value(steps["chainrule"]()), _value(steps["torch"]())
+    if ours.shape != theirs.shape or not np.allclose(ours, theirs, rtol=1e-4, atol=1e-6):
+        raise SystemExit(
+            f"{c.name}: chainrule and torch disagree on the first step: {ours} vs {theirs}"
+        )
+
+
+def measure(c: Case, passes: int, pass_s: float, warmup_s: float) -> dict:
+    steps = {"chainrule": c.setup_chainrule(), "torch": c.setup_torch()}
+    check_same_work(c, steps)
+    for step in steps.values():  # warmup: caches, allocator, lazy imports
+        t_end = time.perf_counter() + warmup_s
+        while time.perf_counter() < t_end:
+            step()
+    ns = {k: _calibrate(s, pass_s) for k, s in steps.items()}
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    order = ["chainrule", "torch"]
+    for p in range(passes):
+        for k in order if p % 2 == 0 else order[::-1]:  # ABBA: neither always goes first
+            times[k].append(_time_batch(steps[k], ns[k]))
+    return {k: statistics.median(v) for k, v in times.items()} | {"n": ns, "passes": passes}
+
+
+# --------------------------------------------------------------------------- environment
+def blas_threads() -> tuple[int, str]:
+    """The number of threads NumPy's BLAS uses, and how we know."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        for info in threadpool_info():
+            if info.get("user_api") == "blas":
+                return int(info["num_threads"]), f"threadpoolctl ({info.get('internal_api')})"
+    except ImportError:
+        pass
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var]), var
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return n or 1, "usable cores (the OpenBLAS default)"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def numpy_blas() -> str:
+    try:
+        info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{info.get('name')} {info.get('version')}"
+    except Exception:
+        return "unknown"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        return out.stdout.strip() + (" + uncommitted changes" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def environment(threads: int, how: str) -> dict:
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{cpu_model()}, {os.cpu_count()} logical cores ({platform.machine()})",
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": f"{np.__version__} (BLAS: {numpy_blas()})",
+        "torch": torch.__version__,
+        "chainrule": f"{chainrule.__version__} (git {git_commit()})",
+        "threads": f"{threads} for NumPy's BLAS and torch (from {how})",
+    }
+
+
+# ------------------------------------------------------------------------------- report
+def _fmt(seconds: float, unit: str) -> str:
+    scale = {"s": 1.0, "ms": 1e3, "µs": 1e6, "ns": 1e9}[unit]
+    v = seconds * scale
+    return f"{v:.3g} {unit}" if v < 100 else f"{v:.0f} {unit}"
+
+
+def report(env: dict, rows: list[tuple[Case, dict]], args) -> str:
+    lines = [
+        "# chainrule vs PyTorch",
+        "",
+        "Written by `python bench/run.py"
+        + (" --quick" if args.quick else "")
+        + "`: chainrule and torch timed in one process, passes interleaved, median of "
+        f"{args.passes} passes of ~{args.pass_ms:g} ms each after {args.warmup_ms:g} ms of "
+        "warmup. Time per iteration; ratio = chainrule / torch (below 1: chainrule is faster).",
+        "",
+    ]
+    lines += [f"- **{k}**: {v}" for k, v in env.items()]
+    lines += [
+        "",
+        "| case | chainrule | torch | ratio |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for c, r in rows:
+        ratio = r["chainrule"] / r["torch"]
+        lines.append(
+            f"| {c.name} | {_fmt(r['chainrule'], c.unit)} | {_fmt(r['torch'], c.unit)} | "
+            f"{ratio:.2f}x |"
+        )
+    notes = [f"- {c.name}: {c.note}" for c, _ in rows if c.note]
+    if notes:
+        lines += ["", "Notes:", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer, shorter passes")
+    ap.add_argument("--only", default="", help="run the cases whose name contains this")
+    ap.add_argument("--passes", type=int, default=None, help="timed passes per framework")
+    ap.add_argument("--pass-ms", type=float, default=None, help="length of one pass")
+    ap.add_argument("--warmup-ms", type=float, default=None, help="warmup per framework")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the table")
+    args = ap.parse_args(argv)
+    if args.passes is None:
+        args.passes = 5 if args.quick else 21
+    if args.pass_ms is None:
+        args.pass_ms = 20.0 if args.quick else 100.0
+    if args.warmup_ms is None:
+        args.warmup_ms = 50.0 if args.quick else 500.0
+
+    threads, how = blas_threads()
+    torch.set_num_threads(threads)
+    env = environment(threads, how)
+
+    rows = []
+    for c in CASES:
+        if args.only.lower() not in c.name.lower():
+            continue
+        r = measure(c, args.passes, args.pass_ms / 1e3, args.warmup_ms / 1e3)
+        rows.append((c, r))
+        print(
+            f"{c.name}: chainrule {_fmt(r['chainrule'], c.unit)}, torch {_fmt(r['torch'], c.unit)}",
+            file=sys.stderr,
+        )
+    text = report(env, rows, args)
+    args.out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
