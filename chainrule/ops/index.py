@@ -13,6 +13,7 @@ Ops that return indices (sort, argsort, topk, nonzero, unique) give int64 tensor
 
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -21,7 +22,19 @@ from .. import backend
 from ..autograd import engine
 from ..backend import array_module
 from ..tensor import Tensor
-from ._core import Op, SetItem, canonical_dim, check_inplace, commit_inplace, is_array, operands
+from . import tensor_numpy
+from ._core import (
+    Op,
+    SetItem,
+    _scalar_dtype,
+    canonical_dim,
+    cast,
+    check_inplace,
+    commit_inplace,
+    is_array,
+    operands,
+)
+from .conversion import clone
 from .shape import expand, reshape, reshape_new
 
 _ALL = slice(None)
@@ -47,10 +60,17 @@ def _with_ellipsis(idx) -> tuple:
     return items + (Ellipsis,)
 
 
+_PLAIN = (int, slice, type(None), type(Ellipsis))
+
+
 def _convert_index(idx, xp=np):
     """Tensors in an index become arrays (0-d integer ones Python ints); lists become integer
     or boolean arrays; uint8 masks become bool."""
-    if isinstance(idx, tuple):
+    if type(idx) in _PLAIN:
+        return idx
+    if type(idx) is tuple:
+        if all(type(i) in _PLAIN for i in idx):
+            return idx
         return tuple(_convert_index(i, xp) for i in idx)
     if isinstance(idx, Tensor):
         a = idx.data
@@ -117,9 +137,40 @@ def _scatter_add_into_zeros(xp, shape, idx, v):
     gx = xp.zeros(shape, dtype=v.dtype)
     if _is_basic(idx) or _only_masks(idx):
         gx[idx] = v
-    else:
+        return gx
+    flat = _flat_positions(xp, shape, idx)
+    if flat is None:
         xp.add.at(gx, idx, v)
+    else:  # add.at on 1-d data with 1-d indices is NumPy's fast path (~5x faster)
+        xp.add.at(gx.reshape(-1), flat.reshape(-1), xp.broadcast_to(v, flat.shape).reshape(-1))
     return gx
+
+
+def _is_int_array(i) -> bool:
+    return is_array(i) and i.dtype.kind in "iu"
+
+
+def _flat_positions(xp, shape, idx):
+    """For the common advanced indices, the flat position in an array of `shape` of every
+    element of x[idx] (None for other indices): integer arrays for all dims (gather, take,
+    x[rows, cols]), or one integer array among full slices (index_select, x[rows])."""
+    items = list(idx) if isinstance(idx, tuple) else [idx]
+    if items and items[-1] is Ellipsis:
+        items.pop()
+    arrays = [k for k, i in enumerate(items) if _is_int_array(i)]
+    if len(items) == len(shape) and len(arrays) == len(shape):
+        return xp.ravel_multi_index(xp.broadcast_arrays(*items), shape, mode="wrap")
+    if len(arrays) != 1 or len(items) > len(shape):
+        return None
+    k = arrays[0]
+    if any(not isinstance(i, slice) or i != _ALL for j, i in enumerate(items) if j != k):
+        return None
+    a = items[k]
+    n = shape[k]
+    before, after = math.prod(shape[:k]), math.prod(shape[k + 1 :])
+    pos = (a.reshape(1, -1, 1) % n if n else a.reshape(1, -1, 1)) * after
+    pos = pos + xp.arange(before).reshape(-1, 1, 1) * (n * after) + xp.arange(after)
+    return pos.reshape(shape[:k] + a.shape + shape[k + 1 :])
 
 
 class IndexAddZeros(Op):
@@ -177,8 +228,6 @@ def setitem_(x: Tensor, index, value) -> None:
             "with .to(device) first"
         )
     if value.data.dtype != x.data.dtype:
-        from ._core import cast
-
         value = cast(value, x.data.dtype)
     value = _drop_leading_ones(value, x.data, idx)
     _check_writable(x, "setitem", value.requires_grad)
@@ -255,11 +304,7 @@ def _value_tensor(value, like):
 
 def _put(input: Tensor, idx, value) -> Tensor:
     """A copy of input with copy[idx] = value (out of place; differentiable in both)."""
-    from .conversion import clone
-
     if isinstance(value, Tensor) and value.data.dtype != input.data.dtype:
-        from ._core import cast
-
         value = cast(value, input.data.dtype)
     return SetItem.apply(clone(input), value, idx)
 
@@ -329,7 +374,6 @@ def _as_1d(input: Tensor):
 
 def _restore(out: Tensor, input: Tensor) -> Tensor:
     """Undo _as_1d on a result that has the input's single element."""
-
     if input.data.ndim == 0 and out.data.shape == (1,):
         return reshape_new(out, ())
     return out
@@ -344,8 +388,7 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
     x = _as_1d(input)
     axis = canonical_dim(dim, x.data.ndim)
     _check_bounds(a, x.data.shape[axis], axis, "index_select")
-    out = GetItem.apply(x, (_ALL,) * axis + (a.reshape(-1),))
-    return out if input.data.ndim else _restore(out, input)
+    return _restore(GetItem.apply(x, (_ALL,) * axis + (a.reshape(-1),)), input)
 
 
 def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
@@ -361,7 +404,6 @@ def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tens
 
 def take(input: Tensor, index) -> Tensor:
     """The entries of the flattened input at `index` (any shape; negative counts from the end)."""
-
     a = _index_array(index, "take")
     n = input.data.size
     _check_bounds(a, n, 0, "take", negative_ok=True)
@@ -371,7 +413,6 @@ def take(input: Tensor, index) -> Tensor:
 def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
     """gather with broadcasting: `indices` and `input` broadcast in every dim but `dim`
     (both flattened when dim is None)."""
-
     a = _index_array(indices, "take_along_dim")
     if dim is None:
         flat = reshape(input, (input.data.size,))
@@ -486,11 +527,26 @@ def index_add(input: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Ten
     axis = canonical_dim(dim, x.data.ndim)
     _check_bounds(a, x.data.shape[axis], axis, "index_add")
     _check_same_dtype(input, source, "index_add")
+    _check_source(x, axis, a, source, "index_add_")
     if alpha != 1:
         source = source * alpha
     src = _as_1d(source)
     out = x + index_add_zeros(x.data.shape, (_ALL,) * axis + (a.reshape(-1),), src)
     return _restore(out, input)
+
+
+def _check_source(x: Tensor, axis: int, index, source: Tensor, name: str) -> None:
+    """index_add/index_copy: source is input with dim `axis` replaced by len(index)."""
+    expected = list(x.data.shape)
+    expected[axis] = index.size
+    got = list(source.data.shape) if source.data.ndim else [1]
+    if got != expected:
+        raise RuntimeError(
+            f"{name}(): source tensor shape must match self tensor shape, excluding the "
+            f"specified dimension. Got self.shape = {list(x.data.shape)} source.shape = "
+            f"{list(source.data.shape)} (with {index.size} indices, source should have shape "
+            f"{expected})"
+        )
 
 
 def index_copy(input: Tensor, dim: int, index, source: Tensor) -> Tensor:
@@ -500,6 +556,7 @@ def index_copy(input: Tensor, dim: int, index, source: Tensor) -> Tensor:
     axis = canonical_dim(dim, x.data.ndim)
     _check_bounds(a, x.data.shape[axis], axis, "index_copy")
     _check_same_dtype(input, source, "index_copy")
+    _check_source(x, axis, a, source, "index_copy_")
     out = _put(x, (_ALL,) * axis + (a.reshape(-1),), _as_1d(source))
     return _restore(out, input)
 
@@ -525,7 +582,6 @@ def _check_scalar_value(value, name: str) -> None:
 
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     """A copy of input with `value` (a number or a 0-d tensor) where `mask` (broadcast) is True."""
-
     m = _mask_array(mask, "masked_fill_")
     _check_scalar_value(value, "masked_fill_")
     shape = np.broadcast_shapes(input.data.shape, m.shape)
@@ -553,7 +609,6 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
 def put(input: Tensor, index, source: Tensor, accumulate: bool = False) -> Tensor:
     """A copy of input with the flattened entries at `index` set to (or, with accumulate,
     increased by) source's elements."""
-
     a = _index_array(index, "put").reshape(-1)
     n = input.data.size
     _check_bounds(a, n, 0, "put", negative_ok=True)
@@ -577,27 +632,6 @@ def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tenso
     return _put(input, idx, values)
 
 
-def where(condition: Tensor, input=None, other=None):
-    """where(condition, input, other): input where condition is True, else other (broadcast,
-    with type promotion; numbers allowed). where(condition): nonzero(condition, as_tuple=True)."""
-    if input is None and other is None:
-        return nonzero(condition, as_tuple=True)
-    c = condition.data if isinstance(condition, Tensor) else condition
-    if c.dtype != np.bool_:
-        raise RuntimeError(
-            "where expected condition to be a boolean tensor, but got a tensor with dtype "
-            f"{backend.dtype_name(c.dtype)}"
-        )
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        from ._core import result_type
-
-        dt = result_type(input, other)
-        xp = array_module(c)
-        input = Tensor._make(xp.asarray(input, dtype=dt))
-    a, b = operands(input, other)
-    return Where.apply(a, b, c)
-
-
 class Where(Op):
     """y = a where c else b;  ga = gy where c (else 0), gb = gy where not c"""
 
@@ -613,6 +647,25 @@ class Where(Op):
         ga = xp.where(c, gy, 0) if ctx.needs_input_grad[0] else None
         gb = xp.where(c, 0, gy) if ctx.needs_input_grad[1] else None
         return ga, gb, None
+
+
+def where(condition: Tensor, input=None, other=None):
+    """where(condition, input, other): input where condition is True, else other (broadcast,
+    with type promotion; numbers allowed). where(condition): nonzero(condition, as_tuple=True)."""
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    c = condition.data if isinstance(condition, Tensor) else condition
+    if c.dtype != np.bool_:
+        raise RuntimeError(
+            "where expected condition to be a boolean tensor, but got a tensor with dtype "
+            f"{backend.dtype_name(c.dtype)}"
+        )
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        # two numbers: the first becomes a 0-d tensor of its own kind, so that promotion with
+        # the second follows PyTorch (where(c, 1, 2.5) is float32, not float64)
+        input = Tensor._make(array_module(c).asarray(input, dtype=_scalar_dtype(input)))
+    a, b = operands(input, other)
+    return Where.apply(a, b, c)
 
 
 def _where_method(self, condition, other):
@@ -707,7 +760,6 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     """(values, indices) of the k-th smallest entry (k from 1) along `dim`."""
-
     x = _as_1d(input)
     axis = canonical_dim(dim, x.data.ndim)
     n = x.data.shape[axis]
@@ -760,7 +812,6 @@ def unique(
 def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *, output_size=None):
     """Each element (or slice along `dim`) repeated `repeats` times (an int or a tensor of one
     count per element); the gradient sums over the copies."""
-
     if repeats is None:  # repeat_interleave(repeats): the positions, each repeated
         r = _index_array(input, "repeat_interleave")
         xp = array_module(r)
@@ -786,8 +837,6 @@ def _np_where(condition, x=None, y=None):
 def _np_take_along_axis(arr, indices, axis):
     return take_along_dim(arr, indices, axis)
 
-
-from . import tensor_numpy  # noqa: E402
 
 tensor_numpy.register(where=_np_where, take_along_axis=_np_take_along_axis)
 

@@ -7,7 +7,8 @@ narrow, select, split, chunk, unbind) also record that index, so that an in-plac
 update the base's graph; the others refuse in-place ops on graph tensors with a clear error.
 
 Most ops here are compositions of a handful of primitives: Reshape, Permute, Expand, Cat, Stack,
-Split, Unbind, Flip, Roll, Pad, Tril/Triu and Diagonal/DiagEmbed (plus indexing from index.py).
+Split, Unbind, Flip, Roll, ConstantPad, Tril/Triu and Diagonal/DiagEmbed (plus getitem from
+index.py, which also does reflect/replicate/circular padding).
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ def _sizes_str(shape) -> str:
 
 # ---------------------------------------------------------------------------- reshape and views
 class Reshape(Op):
-    """y = x with another shape (NumPy made a copy);  gx = gy reshaped back"""
+    """y = x with another shape, not a view of x (NumPy copied, or x is an op's fresh
+    result);  gx = gy reshaped back"""
 
     @staticmethod
     def forward(ctx, x, shape):
