@@ -359,3 +359,14 @@ def test_no_grad_inplace_on_a_view_of_a_parameter_writes_through():
     expected[:, 2] += 1
     np.testing.assert_allclose(w.detach().numpy(), expected)
     assert w.grad_fn is None and w.requires_grad
+
+
+def test_gradient_reaching_a_leaf_twice_in_one_pass_is_not_doubled_in_place():
+    # regression: the first gradient was taken over without a copy and the second was added
+    # into it in place, while the same array was still on its way through the other branch
+    import numpy as np
+
+    a = np.random.default_rng(0).uniform(-1, 1, (3, 4))
+    x = chainrule.tensor(a, requires_grad=True)
+    (x + (x + x)).tanh().sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * (1 - np.tanh(3 * a) ** 2), rtol=1e-12)

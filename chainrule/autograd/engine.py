@@ -850,7 +850,9 @@ def _deliver_leaf(t, g, targets, captured, capture, create_graph, handed):
     else:
         # accumulate in place so that .grad keeps its identity, as in PyTorch
         old_data = old.data
-        if old_data.shape == g.shape and old_data.flags.writeable:
+        # never in place into an array taken over in this pass: it may still be in flight to
+        # another node (x + (x + x) hands the same gy to x twice)
+        if id(old_data) not in handed and old_data.shape == g.shape and old_data.flags.writeable:
             old_data += g
             old._version.bump("AccumulateGrad")
         else:
