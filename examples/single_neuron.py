@@ -51,8 +51,7 @@ def by_autograd() -> tuple[float, float]:
 
     y_hat = w * x  # records a Mul node
     y_hat.retain_grad()  # keep dL/dy_hat, which autograd otherwise frees
-    err = y_hat - y  # records a Sub node
-    loss = err * err  # and a Mul node: L = (y_hat - y)²
+    loss = (y_hat - y) ** 2  # records Sub and Pow nodes
     print(f"  forward      y_hat = {y_hat.item():g}, L = {loss.item():g}")
     print(f"  graph        L <- {_path_to_leaf(loss)} <- w")
 

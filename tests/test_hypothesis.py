@@ -31,12 +31,11 @@ UNARY = {
     "exp_bounded": lambda m, x: m.exp(m.tanh(x)),  # exp of a bounded input: no overflow
     "square": lambda m, x: x * x,
     "scale": lambda m, x: x * 0.5 + 1.0,
+    "cube": lambda m, x: x**3,
+    "sin": lambda m, x: m.sin(x),
+    "sigmoid": lambda m, x: m.sigmoid(x),
     "sum_last": _sum_last,
 }
-if hasattr(chainrule, "sin"):
-    UNARY["sin"] = lambda m, x: m.sin(x)
-if hasattr(chainrule, "sigmoid"):
-    UNARY["sigmoid"] = lambda m, x: m.sigmoid(x)
 
 BINARY = {
     "add": lambda m, a, b: a + b,
@@ -66,18 +65,28 @@ def evaluate(m, tree, xs):
     return BINARY[tree[1]](m, evaluate(m, tree[2], xs), evaluate(m, tree[3], xs))
 
 
-@hypothesis.settings(
+def _fresh_leaves(tree, counter):
+    """The same tree with every leaf occurrence turned into its own input (no sharing)."""
+    if tree[0] == "leaf":
+        counter.append(tree[1])
+        return ("leaf", len(counter) - 1)
+    return tree[:2] + tuple(_fresh_leaves(child, counter) for child in tree[2:])
+
+
+_SETTINGS = hypothesis.settings(
     max_examples=50,
     deadline=None,
     derandomize=True,
     suppress_health_check=[hypothesis.HealthCheck.too_slow],
 )
-@hypothesis.given(
+_GIVEN = hypothesis.given(
     tree=expressions(),
     shapes=st.lists(st.sampled_from(SHAPES), min_size=N_INPUTS, max_size=N_INPUTS),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_random_graphs_match_torch(tree, shapes, seed):
+
+
+def check_against_torch(tree, shapes, seed):
     rng = np.random.default_rng(seed)
     arrays = [rng.uniform(-1.5, 1.5, size=s) for s in shapes]
     xs = [chainrule.tensor(a, requires_grad=True) for a in arrays]
@@ -103,3 +112,19 @@ def test_random_graphs_match_torch(tree, shapes, seed):
         np.testing.assert_allclose(
             x.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-11, err_msg=f"grad {k}: {tree}"
         )
+
+
+@_SETTINGS
+@_GIVEN
+def test_random_trees_match_torch(tree, shapes, seed):
+    """Every leaf is its own input: each input gets exactly one gradient."""
+    owners = []
+    tree = _fresh_leaves(tree, owners)
+    check_against_torch(tree, [shapes[i] for i in owners], seed)
+
+
+@_SETTINGS
+@_GIVEN
+def test_random_graphs_with_shared_inputs_match_torch(tree, shapes, seed):
+    """Inputs are reused across the tree: diamonds, and leaves reached by several paths."""
+    check_against_torch(tree, shapes, seed)
