@@ -90,21 +90,19 @@ class Hardtanh(Op):
 
 
 class LogSigmoid(Op):
-    """y = ln σ(x) = min(x, 0) - ln(1 + e^-|x|);  gx = gy σ(-x) = gy / (1 + eˣ)"""
+    """y = ln σ(x) = min(x, 0) - ln(1 + e^-|x|);  gx = gy σ(-x) = gy e^(y - x)"""
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         xp = array_module(x)
-        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+        y = xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+        ctx.save_for_backward(x, y)
+        return y
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
-        if isinstance(x, Tensor):  # create_graph: sigmoid's own rule has no inf · 0 for large x
-            return gy * sigmoid(-x)
-        with np.errstate(over="ignore"):  # eˣ overflows to inf for large x: gy / inf = 0
-            return gy / (array_module(gy).exp(x) + 1)
+        x, y = ctx.saved_tensors
+        return gy * array_module(gy).exp(y - x)  # y - x = ln σ(-x) ≤ 0: e^(y-x) cannot overflow
 
 
 def _apply(fn, input, inplace: bool, name: str, *args) -> Tensor:
