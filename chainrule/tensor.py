@@ -323,7 +323,7 @@ class Tensor:
         if self.requires_grad and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
-                "instead. (chainrule.debug.why_no_grad reports paths cut this way.)"
+                "instead."
             )
         if self.device.type != "cpu":
             if not force:

@@ -439,7 +439,58 @@ def _tensor_ctor_data(args, dtype, device):
     return arr
 
 
-METHODS = []
+# ------------------------------------------------------------------- in-place random fills
+def _fill_random(x: Tensor, sample, op: str) -> Tensor:
+    """x[...] = sample(shape), drawn in float64 then cast to x's dtype (as init schemes need)."""
+    from .elementwise import _write
+
+    arr = sample(x.data.shape)
+    return _write(x, backend.to_device(np.asarray(arr).astype(x.data.dtype), x.device), op)
+
+
+def uniform_(input: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
+    """Fill input with samples from U(a, b)."""
+    g = _gen(generator)
+    return _fill_random(input, lambda s: g.uniform(a, b, s), "uniform_")
+
+
+def normal_(input: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
+    """Fill input with samples from N(mean, std²)."""
+    g = _gen(generator)
+    return _fill_random(input, lambda s: g.normal(mean, std, s), "normal_")
+
+
+def bernoulli_(input: Tensor, p: float = 0.5, *, generator=None) -> Tensor:
+    """Fill input with 1 with probability p, else 0 (p a number or a tensor of probabilities)."""
+    g = _gen(generator)
+    prob = backend.to_numpy(p.data) if isinstance(p, Tensor) else p
+    return _fill_random(input, lambda s: g.random(s) < prob, "bernoulli_")
+
+
+def exponential_(input: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
+    """Fill input with samples from the exponential distribution of rate lambd."""
+    g = _gen(generator)
+    return _fill_random(input, lambda s: g.exponential(1.0 / lambd, s), "exponential_")
+
+
+def random_(input: Tensor, from_: int = 0, to: int | None = None, *, generator=None) -> Tensor:
+    """Fill input with integers uniform on [from_, to - 1] (to defaults to 2**mantissa bits or
+    the dtype's maximum + 1, as in PyTorch)."""
+    g = _gen(generator)
+    if to is None:
+        from_, to = 0, from_ if from_ else _random_top(input.data.dtype)
+    return _fill_random(input, lambda s: g.integers(from_, to, s), "random_")
+
+
+def _random_top(dt) -> int:
+    if dt.kind == "f" or dt == backend.bfloat16:
+        return 2 ** (np.finfo(dt).nmant + 1)
+    if dt.kind == "b":
+        return 2
+    return int(np.iinfo(dt).max) + 1
+
+
+METHODS = ["uniform_", "normal_", "bernoulli_", "exponential_", "random_"]
 
 __all__ = [
     "Generator", "default_generator", "manual_seed", "seed", "initial_seed", "get_rng_state",

@@ -1,0 +1,5 @@
+"""``chainrule.nn``: modules, parameters, layers, losses, initialisation and utilities."""
+
+from . import functional, init
+from .modules import *  # noqa: F403
+from .parameter import Buffer, Parameter

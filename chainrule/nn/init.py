@@ -1,0 +1,1 @@
+"""Weight initialisation schemes (``chainrule.nn.init``), with PyTorch's names and formulas."""
