@@ -204,10 +204,8 @@ def assert_close(actual, expected, *, rtol=None, atol=None, equal_nan=False, che
     e = _as_numpy(expected)
     if check_dtype and isinstance(actual, Tensor) and isinstance(expected, Tensor):
         if actual.dtype != expected.dtype:
-            raise AssertionError(
-                f"The values for attribute 'dtype' do not match: {backend.dtype_name(actual.dtype)} "
-                f"!= {backend.dtype_name(expected.dtype)}."
-            )
+            got, want = backend.dtype_name(actual.dtype), backend.dtype_name(expected.dtype)
+            raise AssertionError(f"The values for attribute 'dtype' do not match: {got} != {want}.")
     if a.shape != e.shape:
         raise AssertionError(
             f"The values for attribute 'shape' do not match: {a.shape} != {e.shape}."
@@ -220,13 +218,16 @@ def assert_close(actual, expected, *, rtol=None, atol=None, equal_nan=False, che
     close = np.isclose(a64, e64, rtol=rtol, atol=atol, equal_nan=equal_nan)
     if not close.all():
         bad = np.argwhere(~close)
-        idx = tuple(bad[0]) if a.ndim else ()
+        idx = tuple(int(i) for i in bad[0]) if a.ndim else ()
         diff = np.abs(a64 - e64)
+        worst = ()
+        if a.ndim:
+            worst = tuple(int(i) for i in np.unravel_index(np.nanargmax(diff), a.shape))
         text = (
             f"Tensor-likes are not close!\n\nMismatched elements: {len(bad)} / {a.size} "
             f"({100 * len(bad) / max(a.size, 1):.1f}%)\nGreatest absolute difference: "
-            f"{np.nanmax(diff):.6g} at index {tuple(np.unravel_index(np.nanargmax(diff), a.shape)) if a.ndim else ()}"
-            f"\nFirst mismatch at {idx}: {a64[idx]!r} vs {e64[idx]!r} (rtol={rtol}, atol={atol})"
+            f"{np.nanmax(diff):.6g} at index {worst}\nFirst mismatch at {idx}: "
+            f"{a64[idx].item()!r} vs {e64[idx].item()!r} (rtol={rtol}, atol={atol})"
         )
         raise AssertionError(text if msg is None else f"{msg}\n{text}")
 

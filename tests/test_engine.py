@@ -176,11 +176,6 @@ def test_set_grad_enabled_as_context_and_as_a_function():
     assert chainrule.is_grad_enabled()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.py set_grad_enabled: used as a decorator, the mode set by __init__ is never "
-    "restored (torch restores it in __call__), so decorating a function turns grad off globally",
-)
 def test_set_grad_enabled_as_a_decorator_leaves_the_mode_alone():
     try:
 
@@ -301,7 +296,6 @@ _LEAF_PARTIALS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=_LEAF_PARTIALS)
 def test_leaf_hook_runs_once_with_the_summed_gradient():
     x = t64([1.0, 2.0])
     seen = []
@@ -346,7 +340,6 @@ def test_post_accumulate_grad_hook_sees_the_accumulated_grad():
     close(p.grad, [3.0, 3.0])
 
 
-@pytest.mark.xfail(strict=True, reason=_LEAF_PARTIALS)
 def test_post_accumulate_grad_hook_runs_once_per_backward():
     p = t64([1.0, -1.0])
     seen = []
@@ -369,11 +362,6 @@ def test_backward_inputs_accumulates_only_into_those():
     assert b.grad is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.py _walk: a non-leaf in backward(inputs=[...]) is captured but never written "
-    "to its .grad (torch accumulates into it)",
-)
 def test_backward_inputs_may_name_a_non_leaf():
     x = t64([1.0, 2.0])
     h = x * 3.0
@@ -748,49 +736,15 @@ _DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64"]
 _DTYPES += ["float16", "bfloat16", "float32", "float64"]
 
 
-def _numpy_widens(d1: str, d2: str) -> bool:
-    """The known bug: promote_types falls back to NumPy, which widens int32 + float32 to float64
-    where torch keeps the floating dtype whenever the categories differ."""
-    ints = {"uint8", "int8", "int16", "int32", "int64"}
-    if not ((d1 in ints) ^ (d2 in ints)) or "bool" in (d1, d2) or "bfloat16" in (d1, d2):
-        return False
-    floating = d2 if d1 in ints else d1
-    return np.promote_types(d1, d2) != np.dtype(floating)
-
-
-_PROMOTION_BUG = (
-    "_core.promote_types: integer vs floating tensors of the same rank use NumPy's promotion "
-    "(int32 + float32 -> float64, int64 + float16 -> float64); torch keeps the floating dtype"
-)
-
-
-_BFLOAT16_SCALAR_BUG = (
-    "_core.operands passes Python floats to NumPy as weak scalars, but bfloat16 (ml_dtypes) is "
-    "not a NumPy float: bfloat16 array + 2.5 is float32 in NumPy; torch keeps bfloat16"
-)
-
-
 def _promotion_params():
     out = []
     for d1, d2 in itertools.product(_DTYPES, _DTYPES):
         for ranks in [(1, 1), (1, 0), (0, 1), (0, 0)]:
-            marks = ()
-            if ranks[0] == ranks[1] and _numpy_widens(d1, d2):
-                marks = pytest.mark.xfail(strict=True, reason=_PROMOTION_BUG)
-            out.append(
-                pytest.param(d1, d2, ranks, marks=marks, id=f"{d1}-{d2}-{ranks[0]}{ranks[1]}")
-            )
+            out.append(pytest.param(d1, d2, ranks, id=f"{d1}-{d2}-{ranks[0]}{ranks[1]}"))
     for d1 in _DTYPES:
         for scalar in (True, 2, 2.5):
             for rank in (1, 0):
-                marks = ()
-                if d1 == "bfloat16" and type(scalar) is float:
-                    marks = pytest.mark.xfail(strict=True, reason=_BFLOAT16_SCALAR_BUG)
-                out.append(
-                    pytest.param(
-                        d1, scalar, (rank, None), marks=marks, id=f"{d1}-{scalar!r}-{rank}"
-                    )
-                )
+                out.append(pytest.param(d1, scalar, (rank, None), id=f"{d1}-{scalar!r}-{rank}"))
     return out
 
 

@@ -146,11 +146,6 @@ def test_assert_close_message_says_where_and_by_how_much():
     assert "Greatest absolute difference: 0.5" in msg
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="testing.py assert_close formats indices and values with NumPy 2 reprs: "
-    "'at index (np.int64(0), np.int64(1))', 'np.float64(2.0) vs np.float64(2.5)'",
-)
 def test_assert_close_message_prints_plain_indices_and_values():
     actual = chainrule.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=chainrule.float64)
     expected = chainrule.tensor([[1.0, 2.5], [3.0, 4.0]], dtype=chainrule.float64)

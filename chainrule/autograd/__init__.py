@@ -103,7 +103,10 @@ def _no_grad_message(t, k: int) -> str:
 
     why = "it is not the result of any op on a tensor that requires grad"
     if not engine._grad_enabled:
-        why = "gradient recording is off here (inside no_grad, inference_mode or a decorated function)"
+        why = (
+            "gradient recording is off here (inside no_grad, inference_mode or a decorated "
+            "function)"
+        )
     elif t.grad_fn is None:
         why = (
             "it is a leaf created without requires_grad=True, or computed inside no_grad(), "
@@ -193,6 +196,7 @@ def grad(
 
         result = tuple(zeros_like(t) if g is None else g for t, g in zip(ins, result))
     return result
+
 
 from . import functional  # noqa: E402  (functional uses grad and backward above)
 

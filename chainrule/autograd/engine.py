@@ -104,6 +104,10 @@ class set_grad_enabled(_GradMode):
     def __enter__(self):
         return self
 
+    def __call__(self, fn):
+        _set_grad_enabled(self._prev)  # as a decorator it changes the mode only inside fn
+        return super().__call__(fn)
+
 
 class inference_mode(_GradMode):
     """Like ``no_grad`` (chainrule has no separate inference tensors)."""
@@ -176,14 +180,22 @@ class _Where(tuple):
         return f"{self[0]}:{self[1]}"
 
 
+_INSIDE: dict = {}  # code object -> is it chainrule's own code?
+
+
 def user_frame() -> _Where:
     """(file, line) of the innermost caller outside the chainrule package."""
     f = sys._getframe(1)
-    while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
+    inside = _INSIDE
+    while f is not None:
+        code = f.f_code
+        known = inside.get(code)
+        if known is None:
+            known = inside[code] = code.co_filename.startswith(_PACKAGE_DIR)
+        if not known:
+            return _Where((code.co_filename, f.f_lineno))
         f = f.f_back
-    if f is None:
-        return _Where(("<unknown>", 0))
-    return _Where((f.f_code.co_filename, f.f_lineno))
+    return _Where(("<unknown>", 0))
 
 
 _new = object.__new__
@@ -255,7 +267,7 @@ class Function:
     __slots__ = (
         "__dict__",
         "__weakref__",
-        "next",  # per forward argument: (parent node or leaf Tensor, output_nr, shape, dtype) | None
+        "next",  # per forward argument: (parent node or leaf, output_nr, shape, dtype) | None
         "saved",  # what forward saved; _FREED after a backward without retain_graph
         "_saved_meta",  # per saved value: None, or (kind, index, version, value at save)
         "_out_meta",  # per output (shape, dtype), kept for multi-output nodes only
@@ -462,14 +474,18 @@ def _saved_meta(saved, args, outputs):
     any_meta = False
     for s in saved:
         m = None
-        for i, a in enumerate(args):
+        i = 0
+        for a in args:
             if isinstance(a, Tensor) and a.data is s:
-                m = ("in", i, a._version, a._version.value)
+                v = a._ver or a._version  # the slot, or the lazily made counter
+                m = ("in", i, v, v.value)
                 break
+            i += 1
         else:
             for j, o in enumerate(outputs):
                 if isinstance(o, Tensor) and o.data is s:
-                    m = ("out", j, o._version, o._version.value)
+                    v = o._ver or o._version
+                    m = ("out", j, v, v.value)
                     break
         if m is not None:
             any_meta = True
@@ -574,9 +590,18 @@ _create_graph_active = False
 
 
 def _sum_to(g, shape):
-    """Reduce a gradient in broadcast shape back to `shape` (the one place broadcasting is undone)."""
+    """Reduce a gradient in broadcast shape back to `shape`: the one place where broadcasting
+    is undone."""
     if g.shape == shape:
         return g
+    if not isinstance(g, Tensor):  # arrays: their own methods skip NumPy's dispatch wrappers
+        lead = g.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1
+        )
+        if axes:
+            g = g.sum(axis=axes, keepdims=True)
+        return g.reshape(shape)
     xp = array_module(g)
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
@@ -663,25 +688,43 @@ def _walk(roots, root_grads, retain_graph, create_graph, inputs, capture, allow_
             if e is None:
                 continue
             parent = e[0]
-            if isinstance(parent, Tensor):
+            if isinstance(parent, Tensor):  # leaves are counted too (by id: Tensor's hash is
+                k = id(parent)  # Python code), so that hooks and .grad see one summed gradient
+                deps[k] = deps.get(k, 0) + 1
                 continue
             deps[parent] = deps.get(parent, 0) + 1
             if parent not in seen:
                 seen.add(parent)
                 stack.append(parent)
 
+    def deliver(leaf, g):
+        _deliver_leaf(leaf, g, targets, captured, capture, create_graph, handed)
+
+    # the common case runs inline: a built-in single-output op (no _out_meta), no hooks,
+    # no capture, no create_graph, no anomaly checks
+    fast = not create_graph and targets is None and not _anomaly_enabled
     ready = [fn for fn in seen if deps.get(fn, 0) == 0]
     while ready:
         node = ready.pop()
         gys = buffers.pop(node)
-        if targets is not None:
-            for nr, g in enumerate(gys):
-                k = targets.get((node, nr))
-                if k is not None and g is not None:
-                    captured[k] = g
-        if node._pre_hooks:
-            gys = _run_pre_hooks(node, gys, create_graph)
-        gxs = _call_backward(node, gys, create_graph, retain_graph)
+        if fast and node._out_meta is None and not node._pre_hooks:
+            if node.saved is _FREED:
+                raise RuntimeError(_freed_message(node))
+            gxs = type(node).backward(node, gys[0])
+            if not retain_graph:
+                node.saved = _FREED
+                node._saved_meta = None
+            if type(gxs) is not tuple:
+                gxs = (gxs,)
+        else:
+            if targets is not None:
+                for nr, g in enumerate(gys):
+                    k = targets.get((node, nr))
+                    if k is not None and g is not None:
+                        captured[k] = g
+            if node._pre_hooks:
+                gys = _run_pre_hooks(node, gys, create_graph)
+            gxs = _call_backward(node, gys, create_graph, retain_graph)
         for e, gx in zip(node.next, gxs):
             if e is None:
                 continue
@@ -689,26 +732,42 @@ def _walk(roots, root_grads, retain_graph, create_graph, inputs, capture, allow_
             if gx is not None:
                 if gx.shape != shape:
                     gx = _sum_to(gx, shape)
-                if gx.dtype != dtype:
+                if gx.dtype is not dtype and gx.dtype != dtype:
                     gx = gx.to(dtype) if isinstance(gx, Tensor) else gx.astype(dtype)
             if isinstance(parent, Tensor):
+                k = id(parent)
+                n = deps[k] - 1
+                deps[k] = n
                 if gx is not None:
-                    _deliver_leaf(parent, gx, targets, captured, capture, create_graph, handed)
+                    if n == 0 and k not in buffers:  # the only edge into this leaf
+                        deliver(parent, gx)
+                        continue
+                    prev = buffers.get(k)
+                    buffers[k] = gx if prev is None else prev + gx
+                if n == 0 and k in buffers:
+                    deliver(parent, buffers.pop(k))
                 continue
+            n = deps[parent] - 1
+            deps[parent] = n
             if gx is not None:
                 buf = buffers.get(parent)
                 if buf is None:
-                    buf = buffers[parent] = [None] * _n_outputs(parent)
+                    meta = parent._out_meta
+                    buf = buffers[parent] = [None] if meta is None else [None] * len(meta)
                 buf[nr] = gx if buf[nr] is None else buf[nr] + gx
-            n = deps[parent] - 1
-            deps[parent] = n
             if n == 0:
                 if parent in buffers:
                     ready.append(parent)
                 else:  # nothing flowed into it: its inputs get nothing either
-                    _skip(parent, deps, buffers, ready, Tensor)
+                    _skip(parent, deps, buffers, ready, deliver, Tensor)
 
     if not capture:
+        if targets is not None:  # backward(inputs=[non-leaf]) accumulates into its .grad
+            for k, t in enumerate(inputs):
+                if t.grad_fn is not None and captured.get(k) is not None:
+                    g = captured[k]
+                    g = g if isinstance(g, Tensor) else Tensor._make(g.copy())
+                    t._grad = g if t._grad is None else t._grad + g
         return None
     results = []
     for k, t in enumerate(inputs):
@@ -725,15 +784,21 @@ def _walk(roots, root_grads, retain_graph, create_graph, inputs, capture, allow_
     return tuple(results)
 
 
-def _skip(node, deps, buffers, ready, Tensor):
+def _skip(node, deps, buffers, ready, deliver, Tensor):
     """A node that received no gradient at all: release its consumers' counts down the graph."""
     stack = [node]
     while stack:
         n = stack.pop()
         for e in n.next:
-            if e is None or isinstance(e[0], Tensor):
+            if e is None:
                 continue
             p = e[0]
+            if isinstance(p, Tensor):
+                k = id(p)
+                deps[k] -= 1
+                if deps[k] == 0 and k in buffers:
+                    deliver(p, buffers.pop(k))
+                continue
             deps[p] -= 1
             if deps[p] == 0:
                 if p in buffers:

@@ -38,7 +38,8 @@ def __getattr__(name):
         raise AttributeError(name)
     for family in FAMILIES:
         if hasattr(family, name):
-            return getattr(family, name)
+            value = globals()[name] = getattr(family, name)  # found once, then a plain lookup
+            return value
     raise AttributeError(f"chainrule.ops has no op '{name}'")
 
 

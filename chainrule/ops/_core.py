@@ -76,20 +76,22 @@ def _scalar_dtype(x):
 
 
 def promote_types(a, b):
-    """PyTorch's promote_types for two dtypes."""
+    """PyTorch's promote_types for two dtypes: within a category (bool < int < float < complex)
+    the wider one; across categories the higher category's dtype, so int64 + float16 is float16
+    (NumPy would widen to float64)."""
     if a == b:
         return a
+    ca, cb = category(a), category(b)
+    if ca != cb:
+        hi, lo = (a, b) if ca > cb else (b, a)
+        if category(hi) == 3 and lo == backend.float64:
+            return backend.complex128
+        return hi
     if {a, b} == {backend.bfloat16, backend.float16}:
         return backend.float32
     if a == backend.bfloat16 or b == backend.bfloat16:
         other = b if a == backend.bfloat16 else a
-        return (
-            backend.bfloat16
-            if category(other) < 2
-            else np.promote_types(other, backend.float32)
-            if other != backend.float16
-            else backend.float32
-        )
+        return np.promote_types(other, backend.float32)
     return np.promote_types(a, b)
 
 
@@ -163,6 +165,10 @@ def operands(a, b):
     if not isinstance(s, Tensor):
         if type(s) is float and t.data.dtype.kind in "fc":
             return a, b  # the common case: float tensor and a Python float keep the tensor's dtype
+        if t.data.dtype == backend.bfloat16 and category(_scalar_dtype(s)) <= 2:
+            # ml_dtypes' bfloat16 is not a NumPy float: NumPy would make bfloat16 + 2.5 float32
+            s = t.data.dtype.type(s)
+            return (t, s) if t is a else (s, t)
         # a Python number: NumPy's weak scalars already give PyTorch's answer when the number's
         # category is not above the tensor's (float32 tensor * 2.0 stays float32)
         if category(_scalar_dtype(s)) <= category(t.data.dtype):
@@ -211,6 +217,14 @@ def cast(x: Tensor, dtype) -> Tensor:
 
 
 # ------------------------------------------------------------------------------- in-place
+def writeable(x: Tensor) -> bool:
+    """Whether x's memory can be written. A 0-d result of a NumPy op is a NumPy scalar, which is
+    immutable: it is swapped for a 0-d array (nothing can share a scalar's memory)."""
+    if isinstance(x.data, np.generic):
+        x.data = np.array(x.data)
+    return x.data.flags.writeable
+
+
 def check_inplace(x: Tensor, op: str) -> None:
     if engine._grad_enabled and x.requires_grad and x.grad_fn is None:
         raise RuntimeError(
@@ -240,18 +254,20 @@ def commit_inplace(x: Tensor, out: Tensor, op: str) -> Tensor:
     node = out.grad_fn if (engine._grad_enabled and out.requires_grad) else None
     if node is not None and node.saved:
         _protect_saved(node, x)
-    if not x.data.flags.writeable:
+    if not writeable(x):
         raise RuntimeError(
             f"{op} on a tensor whose memory is read-only (an expanded or broadcast view): "
             "call .clone() first"
         )
+    rebase = node is not None and x._base is not None
+    rebase = rebase and (x._base.requires_grad or out.requires_grad)
+    if rebase:  # refuse before writing: a refused op must leave the data alone
+        _check_rebase(x, op)
     x.data[...] = out.data
     x._version.bump(op)
-    if node is None:
-        if x.requires_grad and x.grad_fn is not None and not engine._grad_enabled:
-            pass  # modified under no_grad: history is kept (saved-tensor checks catch misuse)
+    if node is None:  # under no_grad, history is kept (saved-tensor checks catch misuse)
         return x
-    if x._base is not None and (x._base.requires_grad or out.requires_grad):
+    if rebase:
         _rebase_view(x, out, op)
         return x
     x.grad_fn = node
@@ -273,17 +289,20 @@ def _protect_saved(node, x: Tensor) -> None:
     node._saved_meta = meta
 
 
-def _rebase_view(x: Tensor, out: Tensor, op: str) -> None:
-    """An in-place op on a view changes its base: the base gets a CopySlices node (its old value
-    with the view's region replaced by `out`) and the view becomes a view of the new base."""
+def _check_rebase(x: Tensor, op: str) -> None:
     if x._view_idx is None:
         raise RuntimeError(
             f"{op}: in-place operation on a view (made by reshape/transpose/expand…) of a tensor "
             "that requires grad is not supported by chainrule. Index with [] to make the view, "
             "use the out-of-place form, or .clone() the view first."
         )
+    check_inplace(x._base, op)
+
+
+def _rebase_view(x: Tensor, out: Tensor, op: str) -> None:
+    """An in-place op on a view changes its base: the base gets a CopySlices node (its old value
+    with the view's region replaced by `out`) and the view becomes a view of the new base."""
     base = x._base
-    check_inplace(base, op)
     new_base = CopySlices.apply(base, out, x._view_idx)
     base.grad_fn = new_base.grad_fn
     base._output_nr = 0

@@ -416,7 +416,9 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
             )
         if not replacement and num_samples > np.count_nonzero(row):
             raise RuntimeError(
-                "multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+                "multinomial: cannot sample n_sample > prob_dist.size(-1) samples without "
+                f"replacement (row {i} has {np.count_nonzero(row)} non-zero probabilities, "
+                f"{num_samples} samples asked): pass replacement=True"
             )
         out[i] = g.choice(row.size, num_samples, replace=replacement, p=row / total)
     return _finish(out[0] if single else out, None, input.device, False)

@@ -40,6 +40,7 @@ from ._core import (
     is_array,
     operands,
     result_type,
+    writeable,
 )
 
 
@@ -1963,7 +1964,7 @@ def _tracks(x: Tensor, src) -> bool:
 def _write(x: Tensor, value, op: str) -> Tensor:
     """x.data[...] = value, with PyTorch's errors, and a version bump."""
     check_inplace(x, op)
-    if not x.data.flags.writeable:
+    if not writeable(x):
         raise RuntimeError(
             f"{op} on a tensor whose memory is read-only (an expanded or broadcast view): "
             "call .clone() first"
@@ -2017,19 +2018,56 @@ def copy_(input, src, non_blocking: bool = False):
     return commit_inplace(input, CopyFrom.apply(input, src), "copy_")
 
 
+def _fast_inplace(x: Tensor, other, ufunc, alpha, op: str) -> bool:
+    """x op= other as one NumPy call into x's memory, where no graph is needed and x keeps its
+    dtype (the optimizer-step case, `p -= lr * p.grad` under no_grad). False: take the general
+    path, which also gives the errors."""
+    d = x.data
+    if d.__class__ is not np.ndarray or not d.flags.writeable or d.dtype.kind != "f":
+        return False
+    if isinstance(other, Tensor):
+        if engine._grad_enabled and (x.requires_grad or other.requires_grad):
+            return False
+        o = other.data
+        if o.__class__ is not np.ndarray or o.dtype != d.dtype:
+            return False
+    elif type(other) is float or type(other) is int:
+        if engine._grad_enabled and x.requires_grad:
+            return False
+        o = other
+    else:
+        return False
+    if alpha != 1:
+        o = o * alpha
+    try:
+        ufunc(d, o, out=d)
+    except ValueError:  # o does not broadcast to x's shape: the general path says so
+        return False
+    x._version.bump(op)
+    return True
+
+
 def add_(input, other, *, alpha=1):
+    if _fast_inplace(input, other, np.add, alpha, "add_"):
+        return input
     return commit_inplace(input, add(input, other, alpha=alpha), "add_")
 
 
 def sub_(input, other, *, alpha=1):
+    if _fast_inplace(input, other, np.subtract, alpha, "sub_"):
+        return input
     return commit_inplace(input, sub(input, other, alpha=alpha), "sub_")
 
 
 def mul_(input, other):
+    if _fast_inplace(input, other, np.multiply, 1, "mul_"):
+        return input
     return commit_inplace(input, mul(input, other), "mul_")
 
 
 def div_(input, other, *, rounding_mode=None):
+    if rounding_mode is None and _fast_inplace(input, other, np.divide, 1, "div_"):
+        return input
     return commit_inplace(input, div(input, other, rounding_mode=rounding_mode), "div_")
 
 

@@ -33,6 +33,7 @@ from ._core import (
     commit_inplace,
     is_array,
     operands,
+    writeable,
 )
 from .conversion import clone
 from .shape import expand, reshape, reshape_new
@@ -243,13 +244,17 @@ def setitem_(x: Tensor, index, value) -> None:
         x.requires_grad = True
         x._version.bump("setitem")
         return
+    if not writeable(x):
+        raise RuntimeError(
+            "setitem on a tensor whose memory is read-only (an expanded or broadcast view): "
+            "call .clone() first"
+        )
     x.data[idx] = value.data
     x._version.bump("setitem")
 
 
 def _check_writable(x: Tensor, op: str, value_requires_grad: bool) -> None:
-    """Refuse an in-place write into `x` before anything is written (commit_inplace refuses
-    some writes into views only after the data has changed)."""
+    """Refuse an in-place write into `x` before anything is written."""
     check_inplace(x, op)
     base = x._base
     if base is None or not engine._grad_enabled:

@@ -796,17 +796,11 @@ def test_saved_input_modified_in_place_is_detected():
 
 
 # ------------------------------------------------- known problems outside this family's files
-@pytest.mark.xfail(
-    strict=True, reason="_core.promote_types uses NumPy's rule: int64 + float32 -> float64"
-)
 def test_int64_plus_float32_is_float32():
     x = chainrule.tensor([1, 2]) + chainrule.tensor([0.5, 0.5])
     assert x.dtype == chainrule.float32
 
 
-@pytest.mark.xfail(
-    strict=True, reason="engine wraps NumPy scalars (0-d op results) as read-only tensor data"
-)
 def test_inplace_on_0d_result():
     x = chainrule.tensor(2.0) * 1
     x.add_(1.0)
