@@ -3,7 +3,7 @@
 ``import chainrule as torch`` is meant to work for the PyTorch programs people write.
 """
 
-from . import autograd, backend
+from . import autograd, backend, testing
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
 from .autograd.engine import is_grad_enabled
 from .backend import (

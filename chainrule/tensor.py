@@ -553,6 +553,15 @@ class Tensor:
     def __rxor__(self, other):
         return _ops.bitwise_xor(other, self)
 
+    def __iand__(self, other):
+        return self.bitwise_and_(other)
+
+    def __ior__(self, other):
+        return self.bitwise_or_(other)
+
+    def __ixor__(self, other):
+        return self.bitwise_xor_(other)
+
     def __eq__(self, other):
         return _ops.eq(self, other)
 

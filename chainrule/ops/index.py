@@ -26,13 +26,11 @@ from . import tensor_numpy
 from ._core import (
     Op,
     SetItem,
-    _scalar_dtype,
     canonical_dim,
     cast,
     check_inplace,
     commit_inplace,
     is_array,
-    operands,
     writeable,
 )
 from .conversion import clone
@@ -637,46 +635,6 @@ def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tenso
     return _put(input, idx, values)
 
 
-class Where(Op):
-    """y = a where c else b;  ga = gy where c (else 0), gb = gy where not c"""
-
-    @staticmethod
-    def forward(ctx, a, b, c):
-        ctx.c = c
-        return array_module(c).where(c, a, b)
-
-    @staticmethod
-    def backward(ctx, gy):
-        xp = array_module(gy)
-        c = ctx.c
-        ga = xp.where(c, gy, 0) if ctx.needs_input_grad[0] else None
-        gb = xp.where(c, 0, gy) if ctx.needs_input_grad[1] else None
-        return ga, gb, None
-
-
-def where(condition: Tensor, input=None, other=None):
-    """where(condition, input, other): input where condition is True, else other (broadcast,
-    with type promotion; numbers allowed). where(condition): nonzero(condition, as_tuple=True)."""
-    if input is None and other is None:
-        return nonzero(condition, as_tuple=True)
-    c = condition.data if isinstance(condition, Tensor) else condition
-    if c.dtype != np.bool_:
-        raise RuntimeError(
-            "where expected condition to be a boolean tensor, but got a tensor with dtype "
-            f"{backend.dtype_name(c.dtype)}"
-        )
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        # two numbers: the first becomes a 0-d tensor of its own kind, so that promotion with
-        # the second follows PyTorch (where(c, 1, 2.5) is float32, not float64)
-        input = Tensor._make(array_module(c).asarray(input, dtype=_scalar_dtype(input)))
-    a, b = operands(input, other)
-    return Where.apply(a, b, c)
-
-
-def _where_method(self, condition, other):
-    return where(condition, self, other)
-
-
 # ----------------------------------------------------------------------------- in-place forms
 def scatter_(input, dim, index, src=None, value=None, *, reduce=None):
     out = scatter(input, dim, index, src, value, reduce=reduce)
@@ -833,27 +791,21 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *, ou
 
 
 # ----------------------------------------------------------------- NumPy names for backward rules
-def _np_where(condition, x=None, y=None):
-    if x is None:
-        return where(condition)
-    return where(condition, x, y)
-
-
 def _np_take_along_axis(arr, indices, axis):
     return take_along_dim(arr, indices, axis)
 
 
-tensor_numpy.register(where=_np_where, take_along_axis=_np_take_along_axis)
+tensor_numpy.register(take_along_axis=_np_take_along_axis)
 
 _FUNCTIONS = [
     "index_select", "gather", "scatter", "scatter_add", "index_add", "index_copy", "index_fill",
     "masked_fill", "masked_select", "masked_scatter", "take", "take_along_dim", "put",
-    "index_put", "where", "sort", "argsort", "msort", "topk", "kthvalue", "nonzero", "argwhere",
+    "index_put", "sort", "argsort", "msort", "topk", "kthvalue", "nonzero", "argwhere",
     "unique", "repeat_interleave",
 ]  # fmt: skip
 _INPLACE = [
     "scatter_", "scatter_add_", "index_add_", "index_copy_", "index_fill_", "masked_fill_",
     "masked_scatter_", "put_", "index_put_",
 ]  # fmt: skip
-METHODS = [n for n in _FUNCTIONS if n != "where"] + _INPLACE + [("where", _where_method)]
+METHODS = _FUNCTIONS + _INPLACE
 __all__ = _FUNCTIONS

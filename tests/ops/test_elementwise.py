@@ -805,3 +805,14 @@ def test_inplace_on_0d_result():
     x = chainrule.tensor(2.0) * 1
     x.add_(1.0)
     assert x.item() == 3.0
+
+
+def test_inplace_bitwise_operators_write_into_the_tensor():
+    m = chainrule.tensor([True, False, True])
+    alias = m
+    m &= chainrule.tensor([True, True, False])
+    assert m is alias and m.tolist() == [True, False, False]
+    x = chainrule.tensor([1, 2])
+    x |= 4
+    x ^= 1
+    assert x.tolist() == [4, 7] and x.dtype == chainrule.int64
