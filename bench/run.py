@@ -126,6 +126,16 @@ def mlp_tiny(m, sizes=(2, 16, 16, 1), batch=1, lr=0.01):
     return step
 
 
+def _register_training_steps() -> None:
+    from models import STEPS  # bench/models.py: the four training-step models
+
+    for name, fn, note in STEPS:
+        register(name, lambda fn=fn: fn(chainrule), lambda fn=fn: fn(torch), unit="ms", note=note)
+
+
+_register_training_steps()
+
+
 # ------------------------------------------------------------------------------- timing
 def _time_batch(step, n: int) -> float:
     t0 = time.perf_counter()

@@ -3,7 +3,8 @@
 ``import chainrule as torch`` is meant to work for the PyTorch programs people write.
 """
 
-from . import autograd, backend, testing
+# `import chainrule as torch` then `torch.nn.Linear`, `torch.optim.Adam`, `torch.utils.data`
+from . import autograd, backend, nn, optim, testing, utils
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
 from .autograd.engine import is_grad_enabled
 from .backend import (
@@ -36,6 +37,7 @@ from .backend import (
 )
 from .ops import *
 from .ops import promote_types, result_type, set_printoptions
+from .serialization import CheckpointError, load, save
 from .tensor import Size, Tensor
 
 __version__ = "0.1.0"

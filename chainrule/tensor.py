@@ -396,6 +396,11 @@ class Tensor:
 
     def __reduce_ex__(self, protocol):
         # copying/pickling for DataLoader workers and deepcopy: data, requires_grad only
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "Cowardly refusing to serialize non-leaf tensor which requires_grad, since "
+                "autograd does not support crossing process boundaries: send .detach() instead"
+            )
         return (_rebuild, (backend.to_numpy(self.data), self.requires_grad, str(self.device)))
 
     def __deepcopy__(self, memo):

@@ -771,3 +771,23 @@ def test_type_promotion_matches_torch(d1, d2, ranks):
         assert _name(getattr(chainrule, op)(a, b).dtype) == theirs, f"{op}({d1}, {d2!r})"
         if ranks[1] is None:
             assert _name(getattr(chainrule, op)(b, a).dtype) == theirs, f"{op}({d2!r}, {d1})"
+
+
+def test_pickling_keeps_leaves_and_refuses_graph_outputs():
+    import pickle
+
+    x = chainrule.ones(2, requires_grad=True)
+    p = chainrule.nn.Parameter(chainrule.zeros(3))
+    assert type(pickle.loads(pickle.dumps(p))) is chainrule.nn.Parameter
+    assert pickle.loads(pickle.dumps(x)).requires_grad
+    with pytest.raises(RuntimeError, match="non-leaf tensor which requires_grad"):
+        pickle.dumps(x * 2)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[0.8, -1.6], [[1, -20], [300, 4]], [True, False], [[0.5, -12.25], [3.0, 4.0]], [1e-5, 1.0]],
+)
+def test_repr_pads_columns_like_torch(values):
+    torch = pytest.importorskip("torch")
+    assert repr(chainrule.tensor(values)) == repr(torch.tensor(values))

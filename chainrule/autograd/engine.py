@@ -212,7 +212,9 @@ _FREED = _FreedType()
 
 
 class _NullCtx:
-    """The ctx that forward sees when no graph is being recorded: saving is free."""
+    """The ctx that forward sees when no graph is being recorded: saving is free. What an op
+    stores on it (a dropout mask, indices) is cleared after the op, so that this shared object
+    keeps nothing alive."""
 
     needs_input_grad = ()
 
@@ -230,6 +232,7 @@ class _NullCtx:
 
 
 _NULL_CTX = _NullCtx()
+_NULL_DICT = _NULL_CTX.__dict__
 
 
 class Function:
@@ -414,6 +417,8 @@ def _apply_arrays(cls, *args):
             edges.append(None)
     if not (need and _grad_enabled):
         y = cls.forward(_NULL_CTX, *xs)
+        if _NULL_DICT:
+            _NULL_DICT.clear()
         if type(y) is tuple:
             return tuple(Tensor._make(v) if _is_array(v) else v for v in y)
         out = Tensor._make(y)

@@ -7,20 +7,43 @@ and the ones that are also Tensor methods in ``METHODS`` (a name, or ``(method_n
 from __future__ import annotations
 
 from ..tensor import Tensor
-from . import activation, conversion, creation, elementwise, index, linalg, nn, reduce, shape
+from . import (
+    activation,
+    conv,
+    conversion,
+    creation,
+    elementwise,
+    index,
+    layers,
+    linalg,
+    nn,
+    normalization,
+    recurrent,
+    reduce,
+    shape,
+)
 from ._core import canonical_dim, canonical_dims, promote_types, result_type
 from .activation import *
+from .conv import *
 from .conversion import *
 from .creation import *
 from .elementwise import *
 from .index import *
+from .layers import *
 from .linalg import *
 from .nn import *
+from .normalization import *
 from .printing import set_printoptions
+from .recurrent import *
 from .reduce import *
 from .shape import *
 
-FAMILIES = [activation, conversion, creation, elementwise, index, linalg, nn, reduce, shape]
+# the families whose __all__ names are also torch.<name> (losses and attention live in
+# nn.functional only, as in PyTorch)
+FAMILIES = [
+    activation, conversion, conv, creation, elementwise, index, layers, linalg, nn,
+    normalization, recurrent, reduce, shape,
+]  # fmt: skip
 __all__ = sorted({name for family in FAMILIES for name in family.__all__}) + ["set_printoptions"]
 
 

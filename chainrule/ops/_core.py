@@ -132,10 +132,10 @@ _PY_SCALARS = (float, int, bool)
 def _as_operand(x):
     """Python numbers stay numbers (NumPy treats them as weak, like PyTorch); arrays become
     constant Tensors."""
+    if isinstance(x, np.generic):  # first: np.float64 is also a numbers.Number
+        return x.item()
     if type(x) in _PY_SCALARS or isinstance(x, Tensor | numbers.Number):
         return x
-    if isinstance(x, np.generic):
-        return x.item()
     if isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
         return Tensor._make(x)
     if isinstance(x, list | tuple):

@@ -63,15 +63,26 @@ def _format(a: np.ndarray, indent: int) -> str:
         a = a.astype(np.float64)
         fmt = _float_formatter(a)
     summarize = a.size > _options["threshold"]
+    shown = _shown(a) if summarize else a
+    width = max((len(fmt(v)) for v in shown.flat), default=0)
     return np.array2string(
         a,
         separator=", ",
         prefix=" " * indent,
-        formatter={"all": fmt},
+        formatter={"all": lambda v: fmt(v).rjust(width)},  # columns line up, as PyTorch's
         threshold=0 if summarize else a.size + 1,
         edgeitems=_options["edgeitems"],
         max_line_width=_options["linewidth"],
     )
+
+
+def _shown(a: np.ndarray) -> np.ndarray:
+    """The elements a summarized print shows: edgeitems from each end of every axis."""
+    k = _options["edgeitems"]
+    for axis, n in enumerate(a.shape):
+        if n > 2 * k:
+            a = np.concatenate([a.take(range(k), axis), a.take(range(n - k, n), axis)], axis)
+    return a
 
 
 def tensor_repr(t) -> str:

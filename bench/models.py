@@ -1,0 +1,168 @@
+"""The training-step benchmarks: four models written once against the PyTorch API.
+
+Each `*_step(m)` builds its model with module `m` (chainrule or torch), gives it the weights
+that chainrule's seeded initialisation makes (NumPy's PCG64 from a fixed seed, copied into
+torch through ``load_state_dict``: the same numbers in both frameworks), makes one fixed batch
+with NumPy and returns a closure that does one full training step on it and returns the loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import chainrule
+
+SEED = 0
+
+
+def _weights(build):
+    """The initial state dict, as NumPy arrays, from chainrule's seeded initialisation."""
+    chainrule.manual_seed(SEED)
+    return {k: v.numpy().copy() for k, v in build(chainrule).state_dict().items()}
+
+
+def _model(m, build):
+    model = build(m)
+    state = {k: m.tensor(v) for k, v in _weights(build).items()}
+    model.load_state_dict(state)
+    return model
+
+
+def _train_step(m, model, opt, loss_fn, x, y):
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+# ------------------------------------------------------------------------------- MLP
+def _mlp(m):
+    nn = m.nn
+    return nn.Sequential(
+        nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)
+    )
+
+
+def mlp_step(m):
+    rng = np.random.default_rng(SEED)
+    x = m.tensor(rng.standard_normal((128, 784)).astype(np.float32))
+    y = m.tensor(rng.integers(0, 10, 128))
+    model = _model(m, _mlp)
+    opt = m.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    return _train_step(m, model, opt, m.nn.functional.cross_entropy, x, y)
+
+
+# ----------------------------------------------------------------------------- LeNet-5
+def _lenet(m):
+    nn = m.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )  # fmt: skip
+
+
+def lenet_step(m):
+    rng = np.random.default_rng(SEED)
+    x = m.tensor(rng.standard_normal((64, 1, 28, 28)).astype(np.float32))
+    y = m.tensor(rng.integers(0, 10, 64))
+    model = _model(m, _lenet)
+    opt = m.optim.Adam(model.parameters(), lr=1e-3)
+    return _train_step(m, model, opt, m.nn.functional.cross_entropy, x, y)
+
+
+# --------------------------------------------------------------------------------- GPT
+VOCAB, CONTEXT, D_MODEL, HEADS, BLOCKS = 65, 64, 128, 4, 2
+
+
+def _gpt(m):
+    nn, F = m.nn, m.nn.functional
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1 = nn.LayerNorm(D_MODEL)
+            self.qkv = nn.Linear(D_MODEL, 3 * D_MODEL)
+            self.proj = nn.Linear(D_MODEL, D_MODEL)
+            self.ln2 = nn.LayerNorm(D_MODEL)
+            self.fc = nn.Linear(D_MODEL, 4 * D_MODEL)
+            self.out = nn.Linear(4 * D_MODEL, D_MODEL)
+
+        def forward(self, x):
+            b, t, c = x.shape
+            q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)
+            q, k, v = (z.reshape(b, t, HEADS, c // HEADS).transpose(1, 2) for z in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.proj(y.transpose(1, 2).reshape(b, t, c))
+            return x + self.out(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok = nn.Embedding(VOCAB, D_MODEL)
+            self.pos = nn.Embedding(CONTEXT, D_MODEL)
+            self.blocks = nn.Sequential(*[Block() for _ in range(BLOCKS)])
+            self.ln_f = nn.LayerNorm(D_MODEL)
+            self.head = nn.Linear(D_MODEL, VOCAB, bias=False)
+
+        def forward(self, idx):
+            x = self.tok(idx) + self.pos(m.arange(idx.shape[1]))
+            return self.head(self.ln_f(self.blocks(x)))
+
+    return GPT()
+
+
+def gpt_step(m):
+    rng = np.random.default_rng(SEED)
+    idx = m.tensor(rng.integers(0, VOCAB, (16, CONTEXT)))
+    targets = m.tensor(rng.integers(0, VOCAB, (16, CONTEXT)))
+    model = _model(m, _gpt)
+    opt = m.optim.AdamW(model.parameters(), lr=3e-4)
+
+    def loss_fn(logits, y):
+        return m.nn.functional.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+
+    return _train_step(m, model, opt, loss_fn, idx, targets)
+
+
+# -------------------------------------------------------------------------------- LSTM
+def _lstm(m):
+    nn = m.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(32, 128, batch_first=True)
+            self.head = nn.Linear(128, 10)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return self.head(out[:, -1])
+
+    return Net()
+
+
+def lstm_step(m):
+    rng = np.random.default_rng(SEED)
+    x = m.tensor(rng.standard_normal((32, 50, 32)).astype(np.float32))
+    y = m.tensor(rng.integers(0, 10, 32))
+    model = _model(m, _lstm)
+    opt = m.optim.Adam(model.parameters(), lr=1e-3)
+    return _train_step(m, model, opt, m.nn.functional.cross_entropy, x, y)
+
+
+STEPS = [
+    ("MLP 784-512-512-10 train step (ReLU, batch 128, cross-entropy, SGD momentum)", mlp_step,
+     "nn.Sequential of Linear/ReLU; F.cross_entropy; optim.SGD(momentum=0.9)"),
+    ("LeNet-5 train step (1x28x28, batch 64, Adam)", lenet_step,
+     "conv 6@5x5 pad 2, ReLU, max-pool 2, conv 16@5x5, ReLU, max-pool 2, 120, 84, 10"),
+    ("GPT train step (vocab 65, context 64, d 128, 4 heads, 2 blocks, batch 16, AdamW)",
+     gpt_step, "pre-norm blocks, F.scaled_dot_product_attention(is_causal=True), GELU(tanh)"),
+    ("LSTM train step (input 32, hidden 128, 50 steps, batch 32, Adam)", lstm_step,
+     "nn.LSTM(batch_first=True), last step to a Linear head, cross-entropy over 10 classes"),
+]  # fmt: skip
