@@ -4,7 +4,7 @@
 """
 
 # `import chainrule as torch` then `torch.nn.Linear`, `torch.optim.Adam`, `torch.utils.data`
-from . import autograd, backend, nn, optim, testing, utils
+from . import autograd, backend, data, nn, optim, testing, utils
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
 from .autograd.engine import is_grad_enabled
 from .backend import (
