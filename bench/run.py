@@ -136,6 +136,21 @@ def _register_training_steps() -> None:
 _register_training_steps()
 
 
+def _register_monitor_overhead() -> None:
+    from diagnostics import monitor_overhead_step  # bench/diagnostics.py
+
+    register(
+        "MLP step with chainrule.debug.Monitor (torch column: chainrule without it)",
+        lambda: monitor_overhead_step(chainrule, True),
+        lambda: monitor_overhead_step(chainrule, False),
+        unit="ms",
+        note="the Monitor's overhead: ratio - 1 (goal: under 10%)",
+    )
+
+
+_register_monitor_overhead()
+
+
 # ------------------------------------------------------------------------------- timing
 def _time_batch(step, n: int) -> float:
     t0 = time.perf_counter()

@@ -4,7 +4,28 @@
 """
 
 # `import chainrule as torch` then `torch.nn.Linear`, `torch.optim.Adam`, `torch.utils.data`
-from . import autograd, backend, data, nn, optim, testing, utils
+from . import (
+    accelerator,
+    amp,
+    autograd,
+    backend,
+    backends,
+    cuda,
+    data,
+    debug,
+    distributed,
+    distributions,
+    fft,
+    linalg,
+    nn,
+    onnx,
+    optim,
+    special,
+    testing,
+    utils,
+)
+from ._runtime import *  # noqa: F403  (compile, set_num_threads, set_float32_matmul_precision…)
+from .amp import autocast
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
 from .autograd.engine import is_grad_enabled
 from .backend import (
@@ -16,12 +37,14 @@ from .backend import (
     device,
     double,
     dtype,
+    finfo,
     float,
     float16,
     float32,
     float64,
     get_default_dtype,
     half,
+    iinfo,
     int,
     int8,
     int16,

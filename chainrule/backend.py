@@ -236,3 +236,23 @@ def _keep_freed_arrays() -> bool:
 
 
 MALLOC_TUNED = _keep_freed_arrays()
+
+
+# ------------------------------------------------------------------------------ dtype limits
+def finfo(type=None):
+    """Machine limits of a floating dtype (default: the default dtype), like ``torch.finfo``:
+    ``bits``, ``eps``, ``max``, ``min``, ``tiny`` (= ``smallest_normal``), ``resolution``."""
+    dt = get_default_dtype() if type is None else as_dtype(type)
+    if dt == bfloat16:
+        return ml_dtypes.finfo(dt)
+    if dt.kind != "f":
+        raise TypeError(f"torch.finfo() requires a floating point input type, got {dt}")
+    return np.finfo(dt)
+
+
+def iinfo(type):
+    """Machine limits of an integer dtype, like ``torch.iinfo``: ``bits``, ``min``, ``max``."""
+    dt = as_dtype(type)
+    if dt.kind not in "iub":
+        raise TypeError(f"torch.iinfo() requires an integer input type, got {dt}")
+    return np.iinfo(np.uint8 if dt.kind == "b" else dt)

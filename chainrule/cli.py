@@ -152,6 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the plot DIR/vanishing.png (needs matplotlib)",
     )
     vanishing.set_defaults(func=_explain_vanishing)
+    from .launch import build_parser as _run_arguments
+    from .launch import run_from_args
+
+    run = commands.add_parser(
+        "run",
+        help="run a training script on N processes (MPI ranks) through mpiexec",
+        description="Run SCRIPT on N MPI ranks with one BLAS thread each: "
+        "`chainrule run -n 4 train.py ARGS` (init_process_group('mpi') in the script).",
+    )
+    _run_arguments(run)
+    run.set_defaults(func=run_from_args)
     return parser  # fmt: skip
 
 

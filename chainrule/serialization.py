@@ -13,16 +13,27 @@ over the target, and the directory is fsynced: a crash at any moment leaves eith
 or the new one. Loading parses only JSON and raw tensor bytes, so a checkpoint from a stranger
 cannot run code; a truncated, corrupted or foreign file raises ``CheckpointError`` naming the
 file and, where there is one, the key.
+
+Whole objects (``save(model, f)``, an optimizer, a dict holding both) are written the same way:
+the JSON records each object's class path ("chainrule.nn.modules.linear:Linear") and its
+attributes, shared objects once (a tied weight, the Parameters an optimizer and a model share).
+Loading rebuilds only chainrule's own classes and those allow-listed with
+``add_safe_globals([...])`` or ``with safe_globals([...]):`` (PyTorch's ``weights_only``
+allow-list); for anything else it raises ``UnsafeGlobalError`` naming the class and how to allow
+it. It never imports a module outside chainrule.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import math
 import os
 import secrets
+import warnings
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from typing import IO, Any
 
 import numpy as np
@@ -30,12 +41,22 @@ import safetensors
 import safetensors.numpy
 
 from . import backend
-from .tensor import Tensor
+from .tensor import Size, Tensor
 
-__all__ = ["save", "load", "CheckpointError"]
+__all__ = [
+    "save",
+    "load",
+    "CheckpointError",
+    "UnsafeGlobalError",
+    "add_safe_globals",
+    "safe_globals",
+    "get_safe_globals",
+    "clear_safe_globals",
+    "get_unsafe_globals_in_checkpoint",
+]
 
 FORMAT_KEY = "__chainrule__"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: plain data only; 2 adds whole objects (written only when there are some)
 
 # safetensors dtype codes that chainrule reads, and the dtypes they become
 _DTYPES = {
@@ -58,6 +79,95 @@ class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be read: truncated, corrupted, or not a checkpoint."""
 
 
+class UnsafeGlobalError(CheckpointError):
+    """A checkpoint names a class or function that chainrule will not rebuild unless allowed."""
+
+
+# ------------------------------------------------------------------------------- allow-list
+_SAFE_GLOBALS: dict[str, Any] = {}  # "module:qualname" -> the class or function
+_DEFAULT_FACTORIES = {"dict": dict, "list": list, "set": set, "int": int, "float": float}
+
+
+def _path(obj) -> str:
+    return f"{obj.__module__}:{obj.__qualname__}"
+
+
+def _is_chainrule(obj) -> bool:
+    module = getattr(obj, "__module__", None) or ""
+    return module == "chainrule" or module.startswith("chainrule.")
+
+
+def add_safe_globals(safe_globals: list) -> None:
+    """Allow ``load`` to rebuild these classes (and reference these functions).
+
+    Args:
+        safe_globals: classes or functions, or ``(obj, "module.Name")`` pairs as in PyTorch.
+
+    Example:
+        >>> import chainrule as torch
+        >>> class Net(torch.nn.Module):
+        ...     pass
+        >>> torch.serialization.add_safe_globals([Net])
+    """
+    for g in safe_globals:
+        obj = g[0] if isinstance(g, tuple) else g
+        _SAFE_GLOBALS[_path(obj)] = obj
+
+
+def get_safe_globals() -> list:
+    return list(_SAFE_GLOBALS.values())
+
+
+def clear_safe_globals() -> None:
+    _SAFE_GLOBALS.clear()
+
+
+@contextlib.contextmanager
+def safe_globals(safe_globals: list):
+    """``with safe_globals([Net]):`` allows them for the loads inside the block only."""
+    saved = dict(_SAFE_GLOBALS)
+    add_safe_globals(safe_globals)
+    try:
+        yield
+    finally:
+        _SAFE_GLOBALS.clear()
+        _SAFE_GLOBALS.update(saved)
+
+
+def _allow_hint(path: str) -> str:
+    module, _, name = path.partition(":")
+    return (
+        f"If you trust this checkpoint, allow the class before loading: "
+        f"`from {module} import {name.split('.')[0]}` then "
+        f"`chainrule.serialization.add_safe_globals([{name}])`, or load inside "
+        f"`with chainrule.serialization.safe_globals([{name}]):`"
+    )
+
+
+def _resolve(path: str, file: str):
+    """The class or function a checkpoint names, if chainrule's own or allow-listed."""
+    if path in _SAFE_GLOBALS:
+        return _SAFE_GLOBALS[path]
+    module, _, qualname = path.partition(":")
+    if (module == "chainrule" or module.startswith("chainrule.")) and qualname:
+        try:
+            obj = importlib.import_module(module)
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError):
+            raise CheckpointError(
+                f"chainrule.load: '{file}' names {path}, which this chainrule does not have "
+                "(written by another version?)"
+            ) from None
+        if _is_chainrule(obj):
+            return obj
+    raise UnsafeGlobalError(
+        f"chainrule.load: '{file}' holds an object of {module}.{qualname}, which is not "
+        "allow-listed: chainrule rebuilds only its own classes and those you allow, so that a "
+        f"checkpoint cannot run code. {_allow_hint(path)}."
+    )
+
+
 # ------------------------------------------------------------------------------------- save
 def save(
     obj: Any,
@@ -71,14 +181,18 @@ def save(
     Args:
         obj: tensors, NumPy arrays, dicts, lists, tuples, str, int, float (inf and nan too),
             complex, bool and None, nested in any way. Tensors are saved by value (not their
-            ``requires_grad``); NumPy scalars are saved as Python numbers.
+            ``requires_grad``); NumPy scalars are saved as Python numbers. Whole objects too:
+            Modules (yours included), optimizers, schedulers, Parameters (with
+            ``requires_grad``), chainrule functions and classes by name, and instances of
+            classes allowed with ``add_safe_globals``.
         f: a path (written atomically: temporary file, fsync, rename) or a binary file object.
         pickle_module, pickle_protocol, _use_new_zipfile_serialization: accepted so that
             PyTorch calls run; chainrule never pickles.
 
     Raises:
-        TypeError: ``obj`` holds something else (a module, a function, a custom class); the
-            message names where, e.g. ``obj['optimizer']['param_groups'][0]['fn']``.
+        TypeError: ``obj`` holds something else (a lambda, a set outside an object, an
+            instance of a class nobody allowed); the message names where, e.g.
+            ``obj['optimizer']['param_groups'][0]['fn']``.
 
     Example:
         >>> import chainrule as torch, tempfile, os
@@ -88,9 +202,10 @@ def save(
         3
     """
     tensors: dict[str, np.ndarray] = {}
-    structure = _Encoder(tensors).encode(obj, "", "")
+    encoder = _Encoder(tensors)
+    structure = encoder.encode(obj, "", "")
     header = {
-        "format": FORMAT_VERSION,
+        "format": FORMAT_VERSION if encoder.memo else 1,
         "object": structure,
         "crc32": {key: _crc(a) for key, a in tensors.items()},
     }
@@ -107,6 +222,9 @@ class _Encoder:
     def __init__(self, tensors: dict):
         self.tensors = tensors
         self.active: set[int] = set()  # containers on the current path (cycle check)
+        self.memo: dict[int, int] = {}  # id(object) -> its number, for objects saved whole
+        self.keep: list = []  # the memoised objects, alive so that their ids stay unique
+        self.in_object = 0  # > 0 inside an object's attributes (where sets may appear)
 
     def encode(self, x, where: str, key: str):
         if isinstance(x, bool) or x is None or isinstance(x, str):
@@ -116,6 +234,8 @@ class _Encoder:
         if isinstance(x, float):
             return float(x) if math.isfinite(x) else {"float": repr(x)}
         if isinstance(x, Tensor):
+            if type(x) is not Tensor:
+                return self._tensor_subclass(x, where, key)
             return self._array(backend.to_numpy(x.data), "tensor", where, key)
         if isinstance(x, np.ndarray):
             return self._array(x, "ndarray", where, key)
@@ -125,6 +245,15 @@ class _Encoder:
             return {"complex": [self.encode(x.real, where, key), self.encode(x.imag, where, key)]}
         if isinstance(x, np.dtype):
             return {"dtype": _dtype_name(x, where)}
+        if isinstance(x, backend.device):
+            return {"device": str(x)}
+        if isinstance(x, Size):
+            return {"size": [int(d) for d in x]}
+        if isinstance(x, defaultdict):
+            return self._defaultdict(x, where, key)
+        if isinstance(x, set | frozenset) and self.in_object:
+            tag = "set" if isinstance(x, set) else "frozenset"
+            return {tag: [self.encode(v, f"{where}[{i}]", key) for i, v in enumerate(x)]}
         if isinstance(x, dict | list | tuple) and not hasattr(x, "_fields"):
             if id(x) in self.active:
                 raise TypeError(f"chainrule.save: obj{where} contains itself; cannot save a cycle")
@@ -133,12 +262,78 @@ class _Encoder:
                 return self._container(x, where, key)
             finally:
                 self.active.discard(id(x))
+        if _savable_global(x):
+            return {"global": _path(x)}
+        if _savable_object(x):
+            return self._object(x, where, key)
         raise TypeError(
             f"chainrule.save: cannot save obj{where}, a {type(x).__module__}.{type(x).__qualname__}"
             ": a checkpoint holds tensors, NumPy arrays, dicts, lists, tuples, str, int, float, "
-            "complex, bool and None (no pickle, so that loading cannot run code). Save its "
-            "state_dict() or convert it to those types."
+            "complex, bool and None, and whole Modules, optimizers and schedulers (no pickle, so "
+            "that loading cannot run code). Save its state_dict() or convert it to those types, "
+            "or allow-list its class with chainrule.serialization.add_safe_globals([cls])."
         )
+
+    def _ref(self, x):
+        n = self.memo.get(id(x))
+        return None if n is None else {"ref": n}
+
+    def _remember(self, x) -> int:
+        n = self.memo[id(x)] = len(self.memo)
+        self.keep.append(x)
+        return n
+
+    def _tensor_subclass(self, x, where, key):
+        """A Parameter (or other Tensor subclass): its class, requires_grad, once per object."""
+        ref = self._ref(x)
+        if ref is not None:
+            return ref
+        cls = type(x)
+        if not (_is_chainrule(cls) or _path(cls) in _SAFE_GLOBALS):
+            raise TypeError(
+                f"chainrule.save: obj{where} is a {cls.__module__}.{cls.__qualname__}, a Tensor "
+                "subclass chainrule does not know: allow-list it with "
+                "chainrule.serialization.add_safe_globals([cls]) or save a plain tensor"
+            )
+        n = self._remember(x)
+        out = self._array(backend.to_numpy(x.data), "tensor", where, key)
+        out.update({"class": _path(cls), "requires_grad": bool(x.requires_grad), "id": n})
+        extra = [s for c in cls.__mro__ if c is not Tensor for s in c.__dict__.get("__slots__", ())]
+        slots = {s: self.encode(getattr(x, s), f"{where}.{s}", key) for s in extra if hasattr(x, s)}
+        if slots:
+            out["slots"] = slots
+        return out
+
+    def _defaultdict(self, x, where, key):
+        factory = x.default_factory
+        names = {v: k for k, v in _DEFAULT_FACTORIES.items()}
+        if factory is not None and factory not in names:
+            raise TypeError(
+                f"chainrule.save: obj{where} is a defaultdict whose default_factory is "
+                f"{factory!r}: only dict, list, set, int and float factories can be saved"
+            )
+        items = self._container(dict(x), where, key)
+        return {"defaultdict": {"factory": names.get(factory), "items": items}}
+
+    def _object(self, x, where, key):
+        """An object saved whole: its class path and its attributes (``__getstate__`` where the
+        class defines one, else ``__dict__``)."""
+        ref = self._ref(x)
+        if ref is not None:
+            return ref
+        n = self._remember(x)
+        cls = type(x)
+        getstate = getattr(cls, "__getstate__", None)
+        if getstate is not None and getstate is not getattr(object, "__getstate__", None):
+            state = x.__getstate__()
+        else:
+            state = vars(x)
+        self.in_object += 1
+        try:
+            body = self.encode(state, f"{where}.__dict__", key)
+        finally:
+            self.in_object -= 1
+        return {"object": _path(cls), "id": n, "state": body}
 
     def _container(self, x, where, key):
         if isinstance(x, list):
@@ -157,6 +352,8 @@ class _Encoder:
             return {"tuple": [self._key(v, where) for v in k]}
         if isinstance(k, _SCALARS) or isinstance(k, float):
             return self.encode(k, where, "")
+        if isinstance(k, Tensor) and type(k) is not Tensor or _savable_object(k):
+            return self.encode(k, where, "key")  # a Parameter keying an optimizer's state
         raise TypeError(
             f"chainrule.save: obj{where} has a key of type {type(k).__name__} ({k!r}): "
             "dict keys must be str, int, float, bool, None or tuples of them"
@@ -178,6 +375,34 @@ class _Encoder:
             name = f"{key}#{n}"
         self.tensors[name] = _contiguous(a)
         return {tag: name, **extra}
+
+
+def _savable_object(x) -> bool:
+    """Whole objects chainrule saves: instances of its own classes and of allow-listed ones,
+    and user subclasses of Module, Optimizer and LRScheduler (their load needs the allow-list)."""
+    cls = type(x)
+    if isinstance(x, type) or not hasattr(x, "__dict__") or callable(x) and not _is_module(x):
+        return _path(cls) in _SAFE_GLOBALS
+    if _is_chainrule(cls) or _path(cls) in _SAFE_GLOBALS:
+        return True
+    return any(_is_chainrule(c) and c.__name__ in _SAVABLE_BASES for c in cls.__mro__[1:])
+
+
+_SAVABLE_BASES = {"Module", "Optimizer", "LRScheduler", "Distribution", "GradScaler"}
+
+
+def _is_module(x) -> bool:
+    return any(c.__name__ == "Module" and _is_chainrule(c) for c in type(x).__mro__)
+
+
+def _savable_global(x) -> bool:
+    """A class or module-level function referenced by name: chainrule's own or allow-listed."""
+    if not (isinstance(x, type) or type(x).__name__ in ("function", "builtin_function_or_method")):
+        return False
+    qualname = getattr(x, "__qualname__", "")
+    if "<" in qualname:  # a lambda or a function defined inside another: no importable name
+        return False
+    return _is_chainrule(x) or _path(x) in _SAFE_GLOBALS
 
 
 def _contiguous(a: np.ndarray) -> np.ndarray:
@@ -253,7 +478,9 @@ def load(
         map_location: ``None`` or ``"cpu"`` (tensors stay in host memory), or a device such
             as ``"cuda"`` to move them there.
         pickle_module: must be None: chainrule never unpickles.
-        weights_only: accepted for PyTorch compatibility; loading never runs code either way.
+        weights_only: accepted for PyTorch compatibility. Loading never unpickles either way
+            and rebuilds only chainrule's classes and allow-listed ones (``False`` says so
+            once, with a warning).
         mmap: accepted for PyTorch compatibility (the file is read into memory).
 
     Returns:
@@ -264,11 +491,23 @@ def load(
         FileNotFoundError: no such file.
         CheckpointError: the file is truncated, corrupted, not a safetensors file, or has a
             dtype chainrule does not support; the message names the file and the key.
+        UnsafeGlobalError: the file names a class or function that is neither chainrule's
+            nor allow-listed; the message names it and how to allow it.
     """
     if pickle_module is not None or pickle_load_args:
         raise TypeError(
             "chainrule.load reads safetensors files and never unpickles, so pickle_module and "
             "pickle load arguments are not supported"
+        )
+    global _warned_weights_only
+    if weights_only is False and not _warned_weights_only:
+        _warned_weights_only = True
+        warnings.warn(
+            "chainrule.load(weights_only=False): chainrule never unpickles; it reads the same "
+            "safe format, and rebuilds only chainrule's own classes and those allowed with "
+            "chainrule.serialization.add_safe_globals",
+            UserWarning,
+            stacklevel=2,
         )
     name, raw = _read(f)
     header, metadata = _parse_header(raw, name)
@@ -308,6 +547,36 @@ def load(
                 "checksum written with it (the file was damaged after it was saved)."
             )
     return _Decoder(arrays, name, target).decode(structure)
+
+
+_warned_weights_only = False
+
+
+def get_unsafe_globals_in_checkpoint(f) -> list[str]:
+    """The classes and functions a checkpoint names that ``load`` would refuse right now."""
+    name, raw = _read(f)
+    _, metadata = _parse_header(raw, name)
+    if not metadata or FORMAT_KEY not in metadata:
+        return []
+    found: list[str] = []
+
+    def walk(x):
+        if isinstance(x, list):
+            for v in x:
+                walk(v)
+        elif isinstance(x, dict):
+            for k in ("object", "global", "class"):
+                path = x.get(k)
+                if isinstance(path, str) and ":" in path and path not in found:
+                    try:
+                        _resolve(path, name)
+                    except CheckpointError:
+                        found.append(path.replace(":", "."))
+            for v in x.values():
+                walk(v)
+
+    walk(json.loads(metadata[FORMAT_KEY]).get("object"))
+    return found
 
 
 def _read(f) -> tuple[str, bytes]:
@@ -441,6 +710,7 @@ class _Decoder:
         self.arrays = arrays
         self.name = name
         self.target = target
+        self.memo: dict[int, Any] = {}
 
     def bad(self, what: str) -> CheckpointError:
         return CheckpointError(f"chainrule.load: '{self.name}' is corrupted: {what}")
@@ -460,6 +730,8 @@ class _Decoder:
             a = self.arrays[body]
             if x.get("complex128"):
                 a = _contiguous(a).view(np.complex128).reshape(a.shape[:-1])
+            if tag == "tensor" and "class" in x:
+                return self._tensor_subclass(x, a)
             return _wrap(a, self.target) if tag == "tensor" else a
         if tag == "float":
             return float(body)
@@ -478,4 +750,46 @@ class _Decoder:
                 for k, v in body:
                     out[self.decode(k)] = self.decode(v)
             return out
+        if tag == "ref":
+            if body not in self.memo:
+                raise self.bad(f"a reference to object {body!r}, which comes nowhere before it")
+            return self.memo[body]
+        if tag == "object":
+            return self._object(x)
+        if tag == "global":
+            return _resolve(body, self.name)
+        if tag == "device":
+            return backend.device(body)
+        if tag == "size":
+            return Size(body)
+        if tag in ("set", "frozenset"):
+            items = [self.decode(v) for v in body]
+            return set(items) if tag == "set" else frozenset(items)
+        if tag == "defaultdict":
+            factory = _DEFAULT_FACTORIES.get(body["factory"]) if body["factory"] else None
+            return defaultdict(factory, self.decode(body["items"]))
         raise self.bad(f"unknown tag {tag!r} in its structure")
+
+    def _tensor_subclass(self, x: dict, a: np.ndarray):
+        cls = _resolve(x["class"], self.name)
+        if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+            raise self.bad(f"{x['class']} is not a Tensor class")
+        t = cls.__new__(cls)
+        Tensor._init(t, _wrap(a, self.target).data, bool(x.get("requires_grad", False)))
+        self.memo[x.get("id")] = t
+        for slot, v in x.get("slots", {}).items():
+            setattr(t, slot, self.decode(v))
+        return t
+
+    def _object(self, x: dict):
+        cls = _resolve(x["object"], self.name)
+        if not isinstance(cls, type):
+            raise self.bad(f"{x['object']} is not a class")
+        obj = cls.__new__(cls)
+        self.memo[x.get("id")] = obj  # before its attributes: they may refer back to it
+        state = self.decode(x["state"])
+        if hasattr(obj, "__setstate__"):
+            obj.__setstate__(state)
+        else:
+            obj.__dict__.update(state)
+        return obj

@@ -239,6 +239,8 @@ class Tensor:
         """A tensor sharing this one's data, cut from the graph (never requires grad)."""
         t = Tensor._make(self.data)
         t._version = self._version
+        if _engine._debug is not None:
+            _engine._debug.detached(self, t)
         return t
 
     def detach_(self) -> Tensor:
@@ -246,6 +248,8 @@ class Tensor:
             raise RuntimeError(
                 "Can't detach views in-place. Use detach() instead, which returns a new tensor."
             )
+        if _engine._debug is not None:
+            _engine._debug.detached(self, self)
         self.grad_fn = None
         self.requires_grad = False
         return self

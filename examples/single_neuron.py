@@ -78,13 +78,15 @@ def _path_to_leaf(t) -> str:
     return " <- ".join(names)
 
 
-def main() -> None:
+def main() -> dict:
+    """Run both and print the comparison; returns {"by_hand": (dL/dw, w), "by_autograd": ...}."""
     hand_grad, hand_w = by_hand()
     print()
     auto_grad, auto_w = by_autograd()
     print()
     print(f"dL/dw: by hand {hand_grad:g}, by autograd {auto_grad:g}")
     print(f"w after one step: by hand {hand_w:g}, by autograd {auto_w:g}")
+    return {"by_hand": (hand_grad, hand_w), "by_autograd": (auto_grad, auto_w)}
 
 
 if __name__ == "__main__":

@@ -82,3 +82,23 @@ def test_console_script_is_installed():
         pytest.skip("chainrule is not installed in this environment (pip install -e .)")
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "usage: chainrule" in out.stdout
+
+
+def test_run_starts_ranks_through_mpiexec(tmp_path):
+    pytest.importorskip("mpi4py")
+    from chainrule.launch import find_mpiexec
+
+    if find_mpiexec() is None:
+        pytest.skip("no mpiexec")
+    script = tmp_path / "hello.py"
+    script.write_text(
+        "import chainrule.distributed as dist\n"
+        "dist.init_process_group('mpi')\n"
+        "print('rank', dist.get_rank(), 'of', dist.get_world_size())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "chainrule", "run", "-n", "2", str(script)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert sorted(out.stdout.split("\n")[:2]) == ["rank 0 of 2", "rank 1 of 2"]

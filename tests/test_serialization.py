@@ -480,3 +480,131 @@ def test_resume_in_a_fresh_process_is_exact(tmp_path):
     resumed = np.load(out)
     reference = r.uninterrupted("adam", 5, 8)
     assert all(np.array_equal(resumed[f"arr_{i}"], p) for i, p in enumerate(reference))
+
+
+# ------------------------------------------------------------------------ whole-object saves
+import chainrule.nn as cnn  # noqa: E402
+from chainrule import serialization  # noqa: E402
+
+
+class UserNet(cnn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = cnn.Linear(3, 2)
+        self.act = chainrule.nn.functional.relu  # a chainrule function, saved by name
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+def _file_roundtrip(obj, tmp_path, **load_kwargs):
+    path = tmp_path / "obj.safetensors"
+    save(obj, path)
+    return load(path, **load_kwargs)
+
+
+def test_whole_model_roundtrip_keeps_classes_parameters_and_mode(tmp_path):
+    model = cnn.Sequential(cnn.Linear(3, 4), cnn.Tanh(), cnn.BatchNorm1d(4))
+    model(chainrule.randn(5, 3))  # running stats move
+    model.eval()
+    got = _file_roundtrip(model, tmp_path)
+    assert type(got) is cnn.Sequential and type(got[2]) is cnn.BatchNorm1d
+    assert not got.training and not got[0].training
+    p = next(got.parameters())
+    assert type(p) is cnn.Parameter and p.requires_grad
+    x = chainrule.randn(2, 3)
+    assert np.array_equal(got(x).detach().numpy(), model(x).detach().numpy())
+    assert _same(got.state_dict(), model.state_dict())
+
+
+def test_model_and_optimizer_share_parameters_and_resume_exactly(tmp_path):
+    chainrule.manual_seed(0)
+    model = cnn.Linear(3, 2)
+    opt = chainrule.optim.AdamW(model.parameters(), lr=0.1)
+    x = chainrule.randn(4, 3)
+    for _ in range(2):
+        opt.zero_grad()
+        model(x).square().sum().backward()
+        opt.step()
+    sched = chainrule.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    got = _file_roundtrip({"model": model, "opt": opt, "sched": sched, "epoch": 2}, tmp_path)
+    m2, o2, s2 = got["model"], got["opt"], got["sched"]
+    assert got["epoch"] == 2 and type(o2) is chainrule.optim.AdamW
+    assert o2.param_groups[0]["params"][0] is m2.weight  # one object, as before saving
+    assert type(s2) is chainrule.optim.lr_scheduler.StepLR and s2.optimizer is o2
+    for m, o, s in ((model, opt, sched), (m2, o2, s2)):
+        for _ in range(2):
+            o.zero_grad()
+            m(x).square().sum().backward()
+            o.step()
+            s.step()
+    assert o2.param_groups[0]["lr"] == opt.param_groups[0]["lr"] == 0.025
+    assert np.array_equal(m2.weight.detach().numpy(), model.weight.detach().numpy())
+
+
+def test_tied_weights_stay_tied(tmp_path):
+    a, b = cnn.Linear(2, 2), cnn.Linear(2, 2)
+    b.weight = a.weight
+    got = _file_roundtrip(cnn.Sequential(a, b), tmp_path)
+    assert got[0].weight is got[1].weight
+
+
+def test_user_classes_need_the_allow_list(tmp_path):
+    path = tmp_path / "net.safetensors"
+    save(UserNet(), path)
+    assert serialization.get_unsafe_globals_in_checkpoint(path) == [f"{__name__}.UserNet"]
+    with pytest.raises(serialization.UnsafeGlobalError) as info:
+        load(path)
+    assert "UserNet" in str(info.value) and "add_safe_globals" in str(info.value)
+    with serialization.safe_globals([UserNet]):
+        net = load(path)
+    assert type(net) is UserNet and net.act is chainrule.nn.functional.relu
+    assert UserNet not in serialization.get_safe_globals()  # the block's allowance ended
+    serialization.add_safe_globals([UserNet])
+    try:
+        assert type(load(path)) is UserNet
+    finally:
+        serialization.clear_safe_globals()
+
+
+def test_a_crafted_file_cannot_name_an_outside_function(tmp_path):
+    structure = {"object": "os:system", "id": 0, "state": {"dict": {}}}
+    header = {"format": 2, "object": structure, "crc32": {}}
+    path = tmp_path / "evil.safetensors"
+    safetensors.numpy.save_file(
+        {"x": np.zeros(1)}, path, metadata={"__chainrule__": __import__("json").dumps(header)}
+    )
+    with pytest.raises(serialization.UnsafeGlobalError, match="os.system.*add_safe_globals"):
+        load(path)
+    before = set(sys.modules)
+    structure["object"] = "antigravity:fly"  # never imported: a module import could run code
+    header["object"] = structure
+    safetensors.numpy.save_file(
+        {"x": np.zeros(1)}, path, metadata={"__chainrule__": __import__("json").dumps(header)}
+    )
+    with pytest.raises(serialization.UnsafeGlobalError):
+        load(path)
+    assert "antigravity" not in sys.modules and set(sys.modules) == before
+
+
+def test_weights_only_false_warns_once_and_reads_the_safe_format(tmp_path, monkeypatch):
+    monkeypatch.setattr(serialization, "_warned_weights_only", False)
+    save({"w": chainrule.ones(2)}, tmp_path / "w.safetensors")
+    with pytest.warns(UserWarning, match="never unpickles"):
+        load(tmp_path / "w.safetensors", weights_only=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load(tmp_path / "w.safetensors", weights_only=False)
+
+
+def test_whole_objects_through_an_open_file_and_plain_files_stay_format_1(tmp_path):
+    buf = io.BytesIO()
+    save(cnn.Linear(2, 3), buf)
+    buf.seek(0)
+    assert type(load(buf)) is cnn.Linear
+    save({"w": chainrule.ones(1)}, tmp_path / "plain.safetensors")
+    with open(tmp_path / "plain.safetensors", "rb") as f:
+        meta = safetensors.safe_open(f.name, "np").metadata()
+    assert __import__("json").loads(meta["__chainrule__"])["format"] == 1

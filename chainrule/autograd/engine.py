@@ -24,6 +24,10 @@ from ..backend import array_module
 # ------------------------------------------------------------------------------------ grad mode
 _grad_enabled = True
 _anomaly_enabled = False
+# The diagnostics' recorder (chainrule.debug) while one records: anomaly mode, why_no_grad's
+# tracing, the leak sanitizer. None otherwise: then an op pays one global check, nothing more.
+_debug = None
+_debug_users = 0  # diagnostics that asked for the recorder, besides anomaly mode
 _PACKAGE_DIR = __file__.rsplit("/autograd/", 1)[0]
 
 
@@ -131,6 +135,7 @@ class detect_anomaly:
         global _anomaly_enabled
         self._prev = _anomaly_enabled
         _anomaly_enabled = self.check_nan
+        _update_debug()
         warnings.warn(
             "Anomaly detection is on: every op records its creation stack, which slows "
             "training. Use it for debugging only.",
@@ -141,16 +146,48 @@ class detect_anomaly:
     def __exit__(self, *exc):
         global _anomaly_enabled
         _anomaly_enabled = self._prev
+        _update_debug()
         return False
 
 
 def set_detect_anomaly(mode: bool) -> None:
     global _anomaly_enabled
     _anomaly_enabled = bool(mode)
+    _update_debug()
 
 
 def is_anomaly_enabled() -> bool:
     return _anomaly_enabled
+
+
+class _DebugHooks:
+    """What a diagnostic sees of the engine. This basic one is anomaly mode without
+    chainrule.debug (creation stacks, NaN checks in backward); chainrule.debug installs its own
+    in ``_debug_hooks``."""
+
+    def recorded(self, node, args, out) -> None:
+        """An op recorded `node` for inputs `args` (as given to apply) and output(s) `out`."""
+        if _anomaly_enabled:
+            node.__dict__["_anomaly_trace"] = traceback.format_stack()[:-3]
+
+    def untracked(self, cls, args, out, need: bool) -> None:
+        """An op ran without recording; `need`: an input required grad (so grad mode was off)."""
+
+    def detached(self, source, out) -> None:
+        """``source.detach()`` returned `out` (``out is source`` for ``detach_``)."""
+
+    def check_backward(self, node, gxs, gys) -> None:
+        """Anomaly mode: `node`'s backward turned incoming gradients `gys` into `gxs`."""
+        _check_anomaly(node, gxs)
+
+
+_debug_hooks = _DebugHooks()
+
+
+def _update_debug() -> None:
+    """Turn the recorder on while anomaly mode or any diagnostic needs it."""
+    global _debug
+    _debug = _debug_hooks if (_anomaly_enabled or _debug_users) else None
 
 
 # ------------------------------------------------------------------------------ version counters
@@ -420,10 +457,15 @@ def _apply_arrays(cls, *args):
         if _NULL_DICT:
             _NULL_DICT.clear()
         if type(y) is tuple:
-            return tuple(Tensor._make(v) if _is_array(v) else v for v in y)
+            outs = tuple(Tensor._make(v) if _is_array(v) else v for v in y)
+            if _debug is not None:
+                _debug.untracked(cls, args, outs, need)
+            return outs
         out = Tensor._make(y)
         if cls.is_view:
             _link_view(out, args[0])
+        if _debug is not None:
+            _debug.untracked(cls, args, out, need)
         return out
 
     ctx = _new(cls)
@@ -433,18 +475,20 @@ def _apply_arrays(cls, *args):
     ctx._pre_hooks = None
     ctx._out_meta = None
     y = cls.forward(ctx, *xs)
-    if _anomaly_enabled:
-        ctx.__dict__["_anomaly_trace"] = traceback.format_stack()[:-2]
     if type(y) is tuple:
         outs = _wrap_multi(ctx, y)
         if ctx.saved:
             ctx._saved_meta = _saved_meta(ctx.saved, args, outs)
+        if _debug is not None:
+            _debug.recorded(ctx, args, outs)
         return outs
     out = Tensor._make(y, ctx, 0)
     if cls.is_view:
         _link_view(out, args[0])
     if ctx.saved:
         ctx._saved_meta = _saved_meta(ctx.saved, args, (out,))
+    if _debug is not None:
+        _debug.recorded(ctx, args, out)
     return out
 
 
@@ -554,8 +598,8 @@ def _apply_tensors(cls, args, kwargs):
             for s, m in zip(ctx.saved, saved_meta)
         )
         ctx.__dict__["_saved_out_nrs"] = True
-    if _anomaly_enabled:
-        ctx.__dict__["_anomaly_trace"] = traceback.format_stack()[:-2]
+    if _debug is not None:
+        _debug.recorded(ctx, args, outs[0] if single else tuple(outs))
     return outs[0] if single else tuple(outs)
 
 
@@ -585,7 +629,9 @@ def _modified_message(node, meta) -> str:
         "\nFix: use the out-of-place form (x = x.add(1) instead of x.add_(1)), or .clone() the "
         "tensor before modifying it."
     )
-    if getattr(node, "_anomaly_trace", None):
+    if node.__dict__.get("_site") is not None:  # recorded by chainrule.debug
+        msg += f"\nThe op that saved it ({node.name()}) was created at {node._site}."
+    elif getattr(node, "_anomaly_trace", None):
         msg += "\nThe op that saved it was created at:\n" + "".join(node._anomaly_trace[-3:])
     return msg
 
@@ -842,7 +888,7 @@ def _call_backward(node, gys, create_graph, retain_graph):
     if not cls.on_arrays:
         gxs = tuple(g.data if (isinstance(g, Tensor) and not create_graph) else g for g in gxs)
     if _anomaly_enabled:
-        _check_anomaly(node, gxs)
+        _debug_hooks.check_backward(node, gxs, gys)
     if not retain_graph:
         node.saved = _FREED
         node._saved_meta = None

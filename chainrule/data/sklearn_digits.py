@@ -74,7 +74,7 @@ def digits(
     """The digits as NumPy arrays: images ``(N, 1, size, size)`` float32 in [0, 1], labels int64.
 
     Args:
-        split: ``"train"`` (1,437 images), ``"test"`` (360, held out: the same ones on every
+        split: ``"train"`` (1,438 images), ``"test"`` (359, held out: the same ones on every
             machine and for every seed) or ``"all"`` (1,797).
         size: the side of the images: 8 is the original scan, 16 (default) is upsampled.
         test_fraction: the share of each digit held out for testing.
@@ -86,7 +86,7 @@ def digits(
         >>> from chainrule.data import digits
         >>> x, y = digits("test")
         >>> x.shape, y[:5]  # doctest: +SKIP
-        ((360, 1, 16, 16), array([0, 0, 0, 0, 0]))
+        ((359, 1, 16, 16), array([2, 0, 0, 0, 8]))
     """
     if split not in ("train", "test", "all"):
         raise ValueError(f"digits: split must be 'train', 'test' or 'all', got {split!r}")
@@ -108,7 +108,7 @@ class Digits(Dataset):
     the whole split as tensors.
 
     Args:
-        train: the 1,437 training images, or the 360 held out for testing.
+        train: the 1,438 training images, or the 359 held out for testing.
         transform: applied to each image tensor.
         target_transform: applied to each label.
         size: image side (16 by default; 8 gives the original scans).

@@ -81,6 +81,7 @@ from ..ops.normalization import (
     normalize,
     rms_norm,
 )  # fmt: skip
+from ..ops.resample import *  # noqa: F403  (interpolate, pixel_shuffle, cosine_similarity…)
 from ..ops.shape import pad
 
 __all__ = [n for n in dir() if not n.startswith("_") and n != "annotations"] + list(_losses)

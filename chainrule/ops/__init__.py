@@ -21,6 +21,7 @@ from . import (
     recurrent,
     reduce,
     shape,
+    tensor_methods,
 )
 from ._core import canonical_dim, canonical_dims, promote_types, result_type
 from .activation import *
@@ -37,12 +38,13 @@ from .printing import set_printoptions
 from .recurrent import *
 from .reduce import *
 from .shape import *
+from .tensor_methods import *
 
 # the families whose __all__ names are also torch.<name> (losses and attention live in
 # nn.functional only, as in PyTorch)
 FAMILIES = [
     activation, conversion, conv, creation, elementwise, index, layers, linalg, nn,
-    normalization, recurrent, reduce, shape,
+    normalization, recurrent, reduce, shape, tensor_methods,
 ]  # fmt: skip
 __all__ = sorted({name for family in FAMILIES for name in family.__all__}) + ["set_printoptions"]
 

@@ -101,7 +101,9 @@ class Adam(Optimizer):
         m, v = state["exp_avg"].data, state["exp_avg_sq"].data
         lerp_(m, g, 1 - beta1)
         v *= beta2
-        g2 = g * (1 - beta2)  # temporaries are reused in place: fresh big arrays page-fault
+        # temporaries are reused in place: fresh big arrays page-fault (asarray: for a 0-d
+        # parameter the product is a NumPy scalar, which cannot be written into)
+        g2 = xp.asarray(g * (1 - beta2))
         g2 *= g
         v += g2
         step_size = lr / (1 - beta1**t)

@@ -1,5 +1,6 @@
 """``chainrule.nn.utils``: gradient clipping and parameter/vector conversion."""
 
+from . import rnn as rnn  # torch.nn.utils.rnn.pad_sequence, pack_padded_sequence…
 from .clip_grad import (
     clip_grad_norm,
     clip_grad_norm_,

@@ -1,0 +1,3 @@
+"""Communication hooks for ``DistributedDataParallel.register_comm_hook``."""
+
+from . import default_hooks

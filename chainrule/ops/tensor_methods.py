@@ -1,0 +1,257 @@
+"""Tensor methods that make tensors from tensors (``new_zeros``, ``new_tensor``…), ``real`` and
+``imag``, ``t_``, and the legacy type constructors ``FloatTensor``, ``LongTensor``….
+"""
+
+from __future__ import annotations
+
+from .. import backend
+from ..backend import as_dtype
+from ..tensor import Tensor
+from ._core import Op, commit_inplace, shape_arg
+from .creation import empty, full, ones, tensor, zeros
+from .shape import t
+
+
+def _factory_kwargs(self: Tensor, dtype, device):
+    return (self.dtype if dtype is None else dtype), (self.device if device is None else device)
+
+
+def new_zeros(
+    self: Tensor,
+    *size,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+) -> Tensor:
+    """Zeros of ``size`` with this tensor's dtype and device (unless given)."""
+    dt, dev = _factory_kwargs(self, dtype, device)
+    return zeros(shape_arg(size), dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def new_ones(
+    self: Tensor,
+    *size,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+) -> Tensor:
+    """Ones of ``size`` with this tensor's dtype and device (unless given)."""
+    dt, dev = _factory_kwargs(self, dtype, device)
+    return ones(shape_arg(size), dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def new_empty(
+    self: Tensor,
+    *size,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+) -> Tensor:
+    """An uninitialised tensor of ``size`` with this tensor's dtype and device (unless given)."""
+    dt, dev = _factory_kwargs(self, dtype, device)
+    return empty(shape_arg(size), dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def new_full(
+    self: Tensor,
+    size,
+    fill_value,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+) -> Tensor:
+    """``fill_value`` everywhere in ``size``, with this tensor's dtype and device (unless given)."""
+    dt, dev = _factory_kwargs(self, dtype, device)
+    return full(shape_arg((size,)), fill_value, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def new_tensor(
+    self: Tensor,
+    data,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+) -> Tensor:
+    """A copy of ``data`` with this tensor's dtype and device (unless given), cut from any graph."""
+    dt, dev = _factory_kwargs(self, dtype, device)
+    if isinstance(data, Tensor):
+        data = data.detach()
+    return tensor(data, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+# ------------------------------------------------------------------------------ real, imag
+class Real(Op):
+    """y = Re(x);  gx = gy (as a complex number with zero imaginary part)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.dtype = x.dtype
+        return x.real.copy()
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy + 0j * gy
+
+
+class Imag(Op):
+    """y = Im(x);  gx = i·gy  (PyTorch's conjugate-Wirtinger convention)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.imag.copy()
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy * 1j
+
+
+def real(input: Tensor) -> Tensor:
+    """The real part of a complex tensor; a real tensor itself."""
+    if not backend.is_complex(input.dtype):
+        return input
+    return Real.apply(input)
+
+
+def imag(input: Tensor) -> Tensor:
+    """The imaginary part of a complex tensor."""
+    if not backend.is_complex(input.dtype):
+        raise RuntimeError(
+            "imag is not implemented for tensors with non-complex dtypes "
+            f"(got {backend.dtype_name(input.dtype)})"
+        )
+    return Imag.apply(input)
+
+
+def t_(input: Tensor) -> Tensor:
+    """In-place transpose of a ≤2-D tensor (square matrices only: chainrule keeps an in-place
+    op's shape)."""
+    if input.ndim == 2 and input.shape[0] != input.shape[1]:
+        raise RuntimeError(
+            f"t_(): chainrule transposes in place only square matrices, got shape "
+            f"{list(input.shape)}; use x = x.t() instead"
+        )
+    return commit_inplace(input, t(input).clone(), "t_")
+
+
+# ------------------------------------------------------------------ torch.det and friends
+# torch.<name> and Tensor.<name> spellings of chainrule.linalg/special functions (imported when
+# called: chainrule.linalg imports chainrule.ops)
+def det(input: Tensor) -> Tensor:
+    """det A (batched), differentiable; ``torch.linalg.det``."""
+    from .. import linalg
+
+    return linalg.det(input)
+
+
+def logdet(input: Tensor) -> Tensor:
+    """log det A: NaN where det < 0."""
+    from .. import linalg
+
+    return linalg.logdet(input)
+
+
+def slogdet(input: Tensor):
+    """(sign, log|det A|); ``torch.linalg.slogdet``."""
+    from .. import linalg
+
+    return linalg.slogdet(input)
+
+
+def inverse(input: Tensor) -> Tensor:
+    """A⁻¹; ``torch.linalg.inv``."""
+    from .. import linalg
+
+    return linalg.inv(input)
+
+
+def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
+    """The pseudo-inverse (value only); ``torch.linalg.pinv``."""
+    from .. import linalg
+
+    return linalg.pinv(input, rtol=rcond)
+
+
+def matrix_power(input: Tensor, n: int) -> Tensor:
+    from .. import linalg
+
+    return linalg.matrix_power(input, n)
+
+
+def lgamma(input: Tensor) -> Tensor:
+    """log|Γ(x)|; ``torch.special.gammaln``."""
+    from .. import special
+
+    return special.gammaln(input)
+
+
+def digamma(input: Tensor) -> Tensor:
+    from .. import special
+
+    return special.digamma(input)
+
+
+def polygamma(n: int, input: Tensor) -> Tensor:
+    from .. import special
+
+    return special.polygamma(n, input)
+
+
+def _polygamma_method(self: Tensor, n: int) -> Tensor:
+    return polygamma(n, self)
+
+
+# ------------------------------------------------------------------------------ legacy types
+class _LegacyType(type):
+    """``torch.FloatTensor([1, 2])`` makes a float32 tensor; ``isinstance(x, torch.FloatTensor)``
+    is True for a CPU float32 tensor, as in PyTorch."""
+
+    def __instancecheck__(cls, obj) -> bool:
+        return isinstance(obj, Tensor) and obj.dtype == cls.dtype and obj.device.type == "cpu"
+
+    def __call__(cls, *args, device=None) -> Tensor:
+        return Tensor(*args, dtype=cls.dtype, device=device)
+
+    def __repr__(cls) -> str:
+        return f"<class 'chainrule.{cls.__name__}'>"
+
+
+def _legacy(name: str, dtype) -> type:
+    return _LegacyType(name, (), {"dtype": as_dtype(dtype), "__module__": "chainrule"})
+
+
+FloatTensor = _legacy("FloatTensor", backend.float32)
+DoubleTensor = _legacy("DoubleTensor", backend.float64)
+HalfTensor = _legacy("HalfTensor", backend.float16)
+BFloat16Tensor = _legacy("BFloat16Tensor", backend.bfloat16)
+LongTensor = _legacy("LongTensor", backend.int64)
+IntTensor = _legacy("IntTensor", backend.int32)
+ShortTensor = _legacy("ShortTensor", backend.int16)
+CharTensor = _legacy("CharTensor", backend.int8)
+ByteTensor = _legacy("ByteTensor", backend.uint8)
+BoolTensor = _legacy("BoolTensor", backend.bool_)
+
+_LEGACY = [
+    "FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "LongTensor", "IntTensor",
+    "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor",
+]  # fmt: skip
+_LINALG = [
+    "det", "logdet", "slogdet", "inverse", "pinverse", "matrix_power", "lgamma", "digamma",
+    "polygamma",
+]  # fmt: skip
+METHODS = [
+    "new_zeros", "new_ones", "new_empty", "new_full", "new_tensor", "t_",
+    ("real", property(real)), ("imag", property(imag)), ("polygamma", _polygamma_method),
+] + [n for n in _LINALG if n != "polygamma"]  # fmt: skip
+__all__ = ["real", "imag"] + _LINALG + _LEGACY
