@@ -6,12 +6,15 @@ Usage:
     python bench/run.py --only mlp # cases whose name contains "mlp"
 
 How it measures: for every case each framework builds its own `step` (a closure that does one
-iteration) from identical NumPy data and initial weights (fixed seed). After a warmup, passes
-ALTERNATE between the two frameworks (chainrule, torch, torch, chainrule, ...), each pass timing
-a batch of iterations calibrated to last about `--pass-ms`; the reported time is the median
-over passes, per iteration. Interleaving means that both frameworks see the same machine state
-(frequency scaling, other load), so the ratio is more trustworthy than either number alone.
-torch uses the same number of threads as NumPy's BLAS.
+iteration) from identical NumPy data and initial weights (fixed seed), in a process of its own:
+in one process, OpenBLAS's and torch's thread pools spin on the same cores and slow each other
+down (torch by up to 2x), which would flatter chainrule. After a warmup, passes ALTERNATE between
+the two processes (chainrule, torch, torch, chainrule, ...), each pass timing a batch of
+iterations calibrated to last about `--pass-ms`; the reported time is the median over passes,
+per iteration, after a short pause that lets the other process's threads go idle.
+Interleaving means that both frameworks see the same machine state (frequency
+scaling, other load), so the ratio is more trustworthy than either number alone. torch uses
+the same number of threads as NumPy's BLAS.
 
 Adding a case: write `def my_case(m) -> step` against the PyTorch API, where `m` is the
 `chainrule` or the `torch` module, and register it with `@case("name", unit="µs")`. Where the
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import multiprocessing
 import os
 import platform
 import statistics
@@ -44,6 +48,7 @@ import chainrule  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SEED = 0
+SETTLE_S = 0.3  # pause before each timed pass
 
 
 # ------------------------------------------------------------------------------ registry
@@ -175,28 +180,72 @@ def _value(out) -> np.ndarray:
     return np.asarray(out.numpy() if hasattr(out, "numpy") else out, dtype=np.float64)
 
 
-def check_same_work(c: Case, steps: dict) -> None:
+def check_same_work(c: Case, first: dict) -> None:
     """The first step of each framework must give the same result: same work is timed."""
-    ours, theirs = _value(steps["chainrule"]()), _value(steps["torch"]())
+    ours, theirs = first["chainrule"], first["torch"]
     if ours.shape != theirs.shape or not np.allclose(ours, theirs, rtol=1e-4, atol=1e-6):
         raise SystemExit(
             f"{c.name}: chainrule and torch disagree on the first step: {ours} vs {theirs}"
         )
 
 
-def measure(c: Case, passes: int, pass_s: float, warmup_s: float) -> dict:
-    steps = {"chainrule": c.setup_chainrule(), "torch": c.setup_torch()}
-    check_same_work(c, steps)
-    for step in steps.values():  # warmup: caches, allocator, lazy imports
-        t_end = time.perf_counter() + warmup_s
-        while time.perf_counter() < t_end:
-            step()
-    ns = {k: _calibrate(s, pass_s) for k, s in steps.items()}
-    times: dict[str, list[float]] = {k: [] for k in steps}
-    order = ["chainrule", "torch"]
-    for p in range(passes):
-        for k in order if p % 2 == 0 else order[::-1]:  # ABBA: neither always goes first
-            times[k].append(_time_batch(steps[k], ns[k]))
+def _worker(conn, case_index: int, side: str, threads: int) -> None:
+    """One framework's side of a case, in a process of its own: it builds the step, then
+    runs what the parent asks (warmup, calibrate, time a pass) until told to stop."""
+    torch.set_num_threads(threads)
+    c = CASES[case_index]
+    step = (c.setup_chainrule if side == "chainrule" else c.setup_torch)()
+    conn.send(_value(step()))
+    while True:
+        cmd, arg = conn.recv()
+        if cmd == "warmup":
+            t_end = time.perf_counter() + arg
+            while time.perf_counter() < t_end:
+                step()
+            conn.send(None)
+        elif cmd == "calibrate":
+            conn.send(_calibrate(step, arg))
+        elif cmd == "time":
+            conn.send(_time_batch(step, arg))
+        else:
+            return
+
+
+def measure(c: Case, passes: int, pass_s: float, warmup_s: float, threads: int) -> dict:
+    """Each framework runs in its own process (in one process, OpenBLAS's and torch's worker
+    threads spin on the same cores and slow each other); passes alternate between the two
+    processes, ABBA, so that both see the same machine over time."""
+    ctx = multiprocessing.get_context("spawn")
+    sides = ["chainrule", "torch"]
+    conns, procs = {}, []
+    for side in sides:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker, args=(child, CASES.index(c), side, threads))
+        proc.start()
+        conns[side] = parent
+        procs.append(proc)
+    try:
+        check_same_work(c, {k: conns[k].recv() for k in sides})
+
+        def ask(side, cmd, arg):
+            conns[side].send((cmd, arg))
+            return conns[side].recv()
+
+        for side in sides:
+            ask(side, "warmup", warmup_s)
+        ns = {k: ask(k, "calibrate", pass_s) for k in sides}
+        times: dict[str, list[float]] = {k: [] for k in sides}
+        for p in range(passes):
+            for k in sides if p % 2 == 0 else sides[::-1]:  # ABBA: neither always goes first
+                # let the other process's BLAS/OpenMP threads stop spinning (they busy-wait for
+                # a while after their last job and would take cores from this pass)
+                time.sleep(SETTLE_S)
+                times[k].append(ask(k, "time", ns[k]))
+    finally:
+        for side in sides:
+            conns[side].send(("stop", None))
+        for proc in procs:
+            proc.join(timeout=30)
     return {k: statistics.median(v) for k, v in times.items()} | {"n": ns, "passes": passes}
 
 
@@ -278,7 +327,7 @@ def report(env: dict, rows: list[tuple[Case, dict]], args) -> str:
         "",
         "Written by `python bench/run.py"
         + (" --quick" if args.quick else "")
-        + "`: chainrule and torch timed in one process, passes interleaved, median of "
+        + "`: chainrule and torch each in a process of its own, passes interleaved, median of "
         f"{args.passes} passes of ~{args.pass_ms:g} ms each after {args.warmup_ms:g} ms of "
         "warmup. Time per iteration; ratio = chainrule / torch (below 1: chainrule is faster).",
         "",
@@ -325,7 +374,7 @@ def main(argv=None) -> int:
     for c in CASES:
         if args.only.lower() not in c.name.lower():
             continue
-        r = measure(c, args.passes, args.pass_ms / 1e3, args.warmup_ms / 1e3)
+        r = measure(c, args.passes, args.pass_ms / 1e3, args.warmup_ms / 1e3, threads)
         rows.append((c, r))
         print(
             f"{c.name}: chainrule {_fmt(r['chainrule'], c.unit)}, torch {_fmt(r['torch'], c.unit)}",
