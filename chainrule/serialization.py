@@ -436,7 +436,9 @@ def _atomic_write(path: str, tensors: dict, metadata: dict) -> None:
     # created here (O_EXCL, mode 0o666 less the umask), then filled by safetensors
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
+        mode = os.stat(tmp).st_mode & 0o777
         safetensors.numpy.save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, mode)  # safetensors recreates the file owner-only (0600)
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)  # the data is on disk before the rename makes it visible

@@ -436,7 +436,9 @@ class Tensor:
         return _ops.to(self, dtype)
 
     def type_as(self, other: Tensor) -> Tensor:
-        return _ops.to(self, other.dtype)
+        """This tensor with other's type: its dtype and, as PyTorch's legacy types include it,
+        its device."""
+        return _ops.to(self, other.device, other.dtype)
 
     def float(self) -> Tensor:
         return _ops.to(self, backend.float32)

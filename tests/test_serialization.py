@@ -608,3 +608,16 @@ def test_whole_objects_through_an_open_file_and_plain_files_stay_format_1(tmp_pa
     with open(tmp_path / "plain.safetensors", "rb") as f:
         meta = safetensors.safe_open(f.name, "np").metadata()
     assert __import__("json").loads(meta["__chainrule__"])["format"] == 1
+
+
+def test_saved_file_gets_the_usual_permissions(tmp_path):
+    """A checkpoint is readable as any new file is (0o666 less the umask), not owner-only."""
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "ckpt.safetensors"
+        chainrule.save({"w": chainrule.ones(2)}, str(path))
+        assert path.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)
