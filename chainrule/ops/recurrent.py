@@ -116,8 +116,8 @@ def _hidden_weight_grad(dg, y, h0, reverse: bool, lo: int = 0):
         if hi < n_t:
             return dg.reshape(n * n_b, k).T @ y[lo + 1 : hi + 1].reshape(n * n_b, -1)
         rest, first, prev = dg[:-1], dg[-1], y[lo + 1 :]
-    m = (n - 1) * n_b
-    return rest.reshape(m, k).T @ prev.reshape(m, -1) + first.T @ h0
+    m = (n - 1) * n_b  # 0 for a one-step sequence: reshape(0, -1) would be ambiguous
+    return rest.reshape(m, k).T @ prev.reshape(m, prev.shape[-1]) + first.T @ h0
 
 
 def _input_grads(ctx, dg, x, w_ih, grads_bias):

@@ -13,11 +13,15 @@ import math
 import numbers
 import warnings
 
+import numpy as np
+
 from ...ops import recurrent as R
-from ...ops.creation import empty, zeros
+from ...ops.creation import empty, tensor, zeros
+from ...ops.shape import cat, pad
 from ...tensor import Tensor
 from .. import init
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 from .module import Module
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
@@ -188,6 +192,42 @@ class RNNBase(Module):
                 )
         return input, states, batched
 
+    def _forward_packed(self, packed: PackedSequence, hx):
+        """A PackedSequence: the sequences of each length run together (each sequence is
+        independent of the others, so this is exact), and the output is packed the same way.
+        States come and go in the batch's original order, as in PyTorch."""
+        bdim = 0 if self.batch_first else 1
+        padded, lengths = pad_packed_sequence(packed, batch_first=self.batch_first)
+        lens = lengths.tolist()
+        steps = padded.shape[1 - bdim]
+        states = None if hx is None else (list(hx) if isinstance(hx, tuple | list) else [hx])
+        outs, finals, order = [], [], []
+        for n in sorted(set(lens), reverse=True):
+            rows = [b for b, k in enumerate(lens) if k == n]
+            pick = tensor(rows, device=padded.device)
+            x = padded.index_select(bdim, pick).narrow(1 - bdim, 0, n)
+            h = None
+            if states is not None:
+                h = [st.index_select(1, pick) for st in states]
+                h = tuple(h) if len(h) == 2 else h[0]
+            out, final = self.forward(x, h)
+            if n < steps:  # back to the full length, zeros after the end as PyTorch's
+                out = pad(
+                    out, (0, 0, 0, steps - n) if self.batch_first else (0, 0, 0, 0, 0, steps - n)
+                )
+            outs.append(out)
+            finals.append(final if isinstance(final, tuple) else (final,))
+            order += rows
+        back = tensor(np.argsort(order), device=padded.device)
+        out = cat(outs, bdim).index_select(bdim, back)
+        final = [
+            cat([f[k] for f in finals], 1).index_select(1, back) for k in range(len(finals[0]))
+        ]
+        repacked = pack_padded_sequence(out, lengths, self.batch_first, enforce_sorted=False)
+        out = PackedSequence(repacked.data, repacked.batch_sizes, packed.sorted_indices,
+                             packed.unsorted_indices)  # fmt: skip
+        return out, (tuple(final) if len(final) == 2 else final[0])
+
     def _finish(self, output, states, batched):
         if not batched:
             output = output.squeeze(0 if self.batch_first else 1)
@@ -252,6 +292,8 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         input, states, batched = self._prepare(input, hx, 1)
         fn = R.rnn_tanh if self.nonlinearity == "tanh" else R.rnn_relu
         output, h = fn(input, states[0], *self._args())
@@ -292,6 +334,8 @@ class LSTM(RNNBase):
                          bidirectional, proj_size, device, dtype)  # fmt: skip
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         input, states, batched = self._prepare(input, hx, 2)
         output, h, c = R.lstm(input, states, *self._args())
         output, (h, c) = self._finish(output, [h, c], batched)
@@ -322,6 +366,8 @@ class GRU(RNNBase):
                          bidirectional, 0, device, dtype)  # fmt: skip
 
     def forward(self, input: Tensor, hx: Tensor | None = None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         input, states, batched = self._prepare(input, hx, 1)
         output, h = R.gru(input, states[0], *self._args())
         output, (h,) = self._finish(output, [h], batched)
