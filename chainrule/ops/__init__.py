@@ -18,8 +18,10 @@ from . import (
     linalg,
     nn,
     normalization,
+    numeric,
     recurrent,
     reduce,
+    search,
     shape,
     tensor_methods,
 )
@@ -34,9 +36,11 @@ from .layers import *
 from .linalg import *
 from .nn import *
 from .normalization import *
+from .numeric import *
 from .printing import set_printoptions
 from .recurrent import *
 from .reduce import *
+from .search import *
 from .shape import *
 from .tensor_methods import *
 
@@ -44,7 +48,7 @@ from .tensor_methods import *
 # nn.functional only, as in PyTorch)
 FAMILIES = [
     activation, conversion, conv, creation, elementwise, index, layers, linalg, nn,
-    normalization, recurrent, reduce, shape, tensor_methods,
+    normalization, numeric, recurrent, reduce, search, shape, tensor_methods,
 ]  # fmt: skip
 __all__ = sorted({name for family in FAMILIES for name in family.__all__}) + ["set_printoptions"]
 

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend
 from ..backend import as_dtype
 from ..tensor import Tensor
@@ -250,7 +252,63 @@ _LINALG = [
     "det", "logdet", "slogdet", "inverse", "pinverse", "matrix_power", "lgamma", "digamma",
     "polygamma",
 ]  # fmt: skip
+
+
+# ------------------------------------------------------------------ memory layout and windows
+def unfold(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """Every window of ``size`` elements along ``dimension``, ``step`` apart, as a new last dim
+    (Tensor.unfold; a gather, so the gradient adds up where windows overlap)."""
+    from ._core import canonical_dim
+    from .index import index_select
+
+    d = canonical_dim(dimension, self.ndim) if self.ndim else 0
+    n = self.shape[d] if self.ndim else 1
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    starts = np.arange(0, n - size + 1, step)
+    windows = (starts[:, None] + np.arange(size)[None, :]).reshape(-1)
+    x = self if self.ndim else self.reshape(1)
+    picked = index_select(x, d, tensor(windows, device=self.device))
+    shape = list(x.shape)
+    shape[d : d + 1] = [len(starts), size]
+    return picked.reshape(shape).movedim(d + 1, -1)
+
+
+def stride(self: Tensor, dim: int | None = None):
+    """The step in elements between neighbours along each dim (of the underlying array)."""
+    item = self.data.dtype.itemsize
+    strides = tuple(s // item for s in self.data.strides)
+    return strides if dim is None else strides[dim]
+
+
+def storage_offset(self: Tensor) -> int:
+    """Where this view starts in its base's memory, in elements (0 for a tensor that owns it)."""
+    if self._base is None:
+        return 0
+    return (_address(self.data) - _address(self._base.data)) // self.data.dtype.itemsize
+
+
+def data_ptr(self: Tensor) -> int:
+    """The address of the first element."""
+    return _address(self.data)
+
+
+def _address(a) -> int:
+    if isinstance(a, np.ndarray):
+        return a.__array_interface__["data"][0]
+    return int(a.data.ptr)  # CuPy
+
+
+def _m_h(self: Tensor) -> Tensor:
+    """The conjugate transpose of the last two dims (mT for real tensors)."""
+    out = self.mT
+    return out.conj() if self.is_complex() else out
+
+
 METHODS = [
+    "unfold", "stride", "storage_offset", "data_ptr", ("mH", property(_m_h)),
     "new_zeros", "new_ones", "new_empty", "new_full", "new_tensor", "t_",
     ("real", property(real)), ("imag", property(imag)), ("polygamma", _polygamma_method),
 ] + [n for n in _LINALG if n != "polygamma"]  # fmt: skip
