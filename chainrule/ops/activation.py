@@ -105,6 +105,71 @@ class LogSigmoid(Op):
         return gy * array_module(gy).exp(y - x)  # y - x = ln σ(-x) ≤ 0: e^(y-x) cannot overflow
 
 
+_K = math.sqrt(2 / math.pi)  # gelu-tanh: u = K (x + A x³)
+_A = 0.044715
+
+
+def _sigmoid_2u_into(x, out):
+    """out = σ(2u) = ½ (1 + tanh u), u = K (x + A x³): NumPy's exp is about twice as fast as
+    its tanh, and no 1 + tanh u cancels for negative x."""
+    xp = array_module(x)
+    xp.multiply(x, x, out=out)
+    out *= -2 * _K * _A
+    out -= 2 * _K
+    out *= x  # -2u
+    with np.errstate(over="ignore"):  # e^(-2u) = inf is right: it gives σ = 0
+        xp.exp(out, out=out)
+    out += 1
+    xp.reciprocal(out, out=out)
+
+
+def _gelu_tanh_grad_into(x, gy, gx):
+    """gx = gy (s + x s (1 - s) 2u'), s = σ(2u), u' = K (1 + 3 A x²), written into gx."""
+    xp = array_module(x)
+    s = xp.empty_like(gx)
+    _sigmoid_2u_into(x, s)
+    x2 = xp.multiply(x, x, out=xp.empty_like(gx))  # out=: a 0-d x stays an array
+    x2 *= 6 * _K * _A
+    x2 += 2 * _K
+    x2 *= x  # 2 x u'
+    xp.subtract(1, s, out=gx)
+    gx *= s
+    gx *= x2
+    gx += s
+    gx *= gy
+
+
+class GeluTanh(Op):
+    """y = ½ x (1 + t) = x σ(2u), t = tanh u, u = K (x + A x³);
+    gx = gy ½ (1 + t + x (1 - t²) K (1 + 3 A x²))
+
+    A primitive for measured speed: as a composition it was 9 graph nodes forward (each a fresh
+    output-sized array) and about twice that backward; here forward and backward each fill
+    one fresh array in place, with exp in place of the slower tanh (bench GPT step: 1.46x ->
+    about 1.27x torch eager)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        xp = array_module(x)
+        y = xp.empty(x.shape, x.dtype)
+        _sigmoid_2u_into(x, y)
+        y *= x  # ½ x (1 + t) = x σ(2u)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved_tensors
+        xp = array_module(gy)
+        if isinstance(gy, Tensor) or isinstance(x, Tensor):  # create_graph: differentiable
+            x2 = x * x
+            t = xp.tanh(x * (x2 * (_K * _A) + _K))
+            return gy * (0.5 * (1 + t + x * (1 - t * t) * (x2 * (3 * _K * _A) + _K)))
+        gx = xp.empty(x.shape, x.dtype)
+        _gelu_tanh_grad_into(x, gy, gx)
+        return gx
+
+
 def _apply(fn, input, inplace: bool, name: str, *args) -> Tensor:
     """fn(input, *args), or its in-place form. In place with a graph, fn runs on a clone:
     a composition saves its input for backward, and writing over it would spoil the gradient."""
@@ -283,8 +348,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate == "none":
         return x * 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
     if approximate == "tanh":
-        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1 + tanh(inner))
+        return GeluTanh.apply(x)
     raise RuntimeError(f"approximate argument must be either none or tanh, got '{approximate}'")
 
 

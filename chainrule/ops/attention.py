@@ -23,6 +23,7 @@ from ..backend import array_module
 from ..tensor import Tensor
 from ._core import Op
 from .elementwise import _raw
+from .normalization import sum_trailing
 
 _CAUSAL: dict = {}  # (L, S, dtype, array module) -> the causal mask as 0 / -inf, made once
 
@@ -58,7 +59,7 @@ class AttentionWeights(Op):
             m[xp.isneginf(m)] = 0
         s -= m
         xp.exp(s, out=s)
-        z = xp.sum(s, axis=-1, keepdims=True)
+        z = sum_trailing(s, 1)
         if safe and masked:
             z[z == 0] = 1
         s /= z
@@ -70,7 +71,7 @@ class AttentionWeights(Op):
     def backward(ctx, gp):
         q, k, p = ctx.saved_tensors
         xp = array_module(p)
-        r = xp.sum(gp * p, axis=-1, keepdims=True)
+        r = sum_trailing(gp * p, 1)
         if isinstance(p, Tensor):  # create_graph: the same rule as differentiable ops
             gs = (gp - r) * p
         else:

@@ -4,7 +4,7 @@ Everything runs on 4-D (N, C, H, W) arrays; the 1-D forms add a height of 1. A `
 describes how a kernel slides over an input (sizes, stride, padding, dilation, groups).
 
 conv2d is a primitive for measured speed: im2col through a strided view of the (padded) input,
-copied once into (N, G, K, L) columns, and one batched GEMM. With stride 1 the columns are
+copied once into (G, K, N·L) columns, and one GEMM per group. With stride 1 the columns are
 "wide": each column is one contiguous run of the flattened input (the output is computed over
 the full padded width and the extra Wp - Wo columns are dropped), which makes the copy a
 memcpy instead of a gather of short rows; the transpose (conv's input gradient) then works by
@@ -112,6 +112,34 @@ def _im2col(x, g: _Geometry, wide: bool):
     return strided(buf, shape, strides, writeable=False).reshape(g.N, g.C, g.kh, g.kw, g.Ho * g.Wo)
 
 
+def _im2col_batch_inside(x, g: _Geometry):
+    """Columns (C, kh, kw, N, L): _im2col's with the batch moved inside, at the same copy
+    cost, so that one GEMM per group covers the whole batch (NumPy runs a batched matmul as N
+    small GEMMs: LeNet's second conv took ~1.4x longer that way, forward and weight grad)."""
+    xp = array_module(x)
+    buf = _padded(x, g)
+    bn, bc, bh, bw = buf.strides  # in bytes
+    strided = xp.lib.stride_tricks.as_strided
+    if g.wide:
+        shape = (g.C, g.kh, g.kw, g.N, g.L)
+        return strided(buf, shape, (bc, g.dh * bh, g.dw * bw, bn, bw), writeable=False).copy()
+    shape = (g.C, g.kh, g.kw, g.N, g.Ho, g.Wo)
+    strides = (bc, g.dh * bh, g.dw * bw, bn, g.sh * bh, g.sw * bw)
+    return strided(buf, shape, strides, writeable=False).reshape(g.C, g.kh, g.kw, g.N, g.L)
+
+
+def _to_columns_batch_inside(y, g: _Geometry):
+    """(N, O, Ho, Wo) -> (O, N, L), contiguous: in wide layout the dropped columns hold zeros."""
+    xp = array_module(y)
+    buf = (xp.zeros if g.wide else xp.empty)((g.O, g.N, g.L), dtype=y.dtype)
+    so, sn, s = buf.strides
+    rows = xp.lib.stride_tricks.as_strided(
+        buf, (g.O, g.N, g.Ho, g.Wo), (so, sn, (g.Wp if g.wide else g.Wo) * s, s)
+    )
+    rows[...] = y.transpose(1, 0, 2, 3)
+    return buf
+
+
 def _col2im(cols, g: _Geometry):
     """The adjoint of _im2col (not wide): add every column entry back where it was read."""
     xp = array_module(cols)
@@ -144,12 +172,13 @@ def _from_columns(y, g: _Geometry):
 # ---------------------------------------------------------------------- convolution on arrays
 def _conv_arrays(x, w, b, g: _Geometry):
     """y[n, o] = Σ_{c,i,j} w[o, c, i, j] · xpad[n, c, p·s + i·d, q·s + j·d] + b[o]"""
-    cols = _im2col(x, g, g.wide).reshape(g.N, g.G, g.Kg, g.L)
-    y = (w.reshape(g.G, g.O // g.G, g.Kg) @ cols).reshape(g.N, g.O, g.L)
-    y = _from_columns(y, g)
-    if b is not None:
-        return y + b.reshape(-1, 1, 1)
-    return array_module(y).ascontiguousarray(y)
+    xp = array_module(x)
+    cols = _im2col_batch_inside(x, g).reshape(g.G, g.Kg, g.N * g.L)
+    y = w.reshape(g.G, g.O // g.G, g.Kg) @ cols  # (G, O/G, N·L): one GEMM per group
+    y = _from_columns(y.reshape(g.O, g.N, g.L).transpose(1, 0, 2), g)
+    if b is not None:  # out=: the output is C-contiguous whatever y's layout
+        return xp.add(y, b.reshape(-1, 1, 1), out=xp.empty(g.yshape, y.dtype))
+    return xp.ascontiguousarray(y)
 
 
 def _conv_transpose_arrays(gy, w, b, g: _Geometry):
@@ -194,11 +223,19 @@ def _transpose_by_rows(gy, w, g: _Geometry):
 def _conv_weight_arrays(x, gy, g: _Geometry):
     """Conv's adjoint in w:
     gw[o, c, i, j] = Σ_{n,p,q} gy[n, o, p, q] · cols[n, c, i, j, p, q]
-    (one batched GEMM over the columns, summed over the batch)."""
+    (one GEMM per group over the whole batch's columns, or for a small gw block N batched
+    GEMMs summed over the batch)."""
     xp = array_module(x)
-    cols = _im2col(x, g, g.wide).reshape(g.N, g.G, g.Kg, g.L)
-    gyc = _to_columns(gy, g).reshape(g.N, g.G, g.O // g.G, g.L)
-    gw = xp.matmul(gyc, xp.swapaxes(cols, 2, 3)).sum(axis=0)
+    if g.O // g.G * g.Kg < 1024:
+        # a small gw block (LeNet's first conv: 6 x 25) from one GEMM with an N·L-long sum
+        # runs on one core: N batched GEMMs, summed after, measure faster there
+        cols = _im2col(x, g, g.wide).reshape(g.N, g.G, g.Kg, g.L)
+        gyc = _to_columns(gy, g).reshape(g.N, g.G, g.O // g.G, g.L)
+        gw = xp.matmul(gyc, xp.swapaxes(cols, 2, 3)).sum(axis=0)
+    else:
+        cols = _im2col_batch_inside(x, g).reshape(g.G, g.Kg, g.N * g.L)
+        gyc = _to_columns_batch_inside(gy, g).reshape(g.G, g.O // g.G, g.N * g.L)
+        gw = gyc @ xp.swapaxes(cols, 1, 2)  # one GEMM per group, the batch summed inside it
     return gw.reshape(g.O, g.C // g.G, g.kh, g.kw)
 
 

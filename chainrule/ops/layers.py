@@ -23,6 +23,7 @@ from ._core import Op, check_same_device, commit_inplace
 from .creation import _gen
 from .index import index_add_zeros
 from .linalg import _dims_str, einsum, matmul
+from .normalization import sum_leading
 
 
 # ----------------------------------------------------------------------------------- linear
@@ -48,7 +49,7 @@ class Linear(Op):
         gy2 = gy.reshape(-1, out_f)
         gx = (gy2 @ w).reshape(x.shape) if need_x else None
         gw = gy2.T @ x.reshape(-1, in_f) if need_w else None
-        gb = array_module(gy2).sum(gy2, axis=0) if need_b else None
+        gb = sum_leading(gy2, 1) if need_b else None
         return gx, gw, gb
 
 

@@ -69,6 +69,26 @@ CASES = [
     row("conv2d_valid", lambda f, x, w: f.conv2d(x, w, padding="valid"), [(X, W3)]),
     row("conv2d_narrow_output", lambda f, x, w: f.conv2d(x, w), [((1, 1, 5, 7), (2, 1, 3, 6))]),
     row("conv2d_unbatched", lambda f, x, w, b: f.conv2d(x, w, b), [((2, 5, 5), W3, (3,))]),
+    # a gw block of 1024+ entries (out channels x C/G·kh·kw): the weight gradient is one GEMM
+    # over the whole batch (_im2col_batch_inside), in wide and strided layouts and with groups
+    row(
+        "conv2d_big_weight_block",
+        lambda f, x, w, b: f.conv2d(x, w, b, padding=1),
+        [((2, 8, 6, 6), (16, 8, 3, 3), (16,))],
+        gradcheck=False,
+    ),
+    row(
+        "conv2d_big_weight_block_strided",
+        lambda f, x, w: f.conv2d(x, w, stride=2, padding=1),
+        [((2, 8, 7, 6), (16, 8, 3, 3))],
+        gradcheck=False,
+    ),
+    row(
+        "conv2d_big_weight_block_groups",
+        lambda f, x, w: f.conv2d(x, w, groups=2, dilation=(1, 2)),
+        [((2, 16, 5, 7), (32, 8, 3, 3))],
+        gradcheck=False,
+    ),
     # ---------------------------------------------------------------- conv1d
     row("conv1d", lambda f, x, w, b: f.conv1d(x, w, b), [((2, 2, 7), (3, 2, 3), (3,))]),
     row(

@@ -88,6 +88,9 @@ CASES = [
     OpCase("layer_norm_2dims", lambda m, x, w, b: F(m).layer_norm(x, [3, 4], w, b, eps=1e-3),
            shapes=[((2, 3, 4), (3, 4), (3, 4))]),
     OpCase("layer_norm_no_affine", lambda m, x: F(m).layer_norm(x, (4,)), shapes=[(3, 4)]),
+    # 4096+ elements: the sums run as GEMVs (normalization.sum_trailing / sum_leading)
+    OpCase("layer_norm_gemv_sums", lambda m, x, w, b: F(m).layer_norm(x, [6, 20], w, b),
+           shapes=[((40, 6, 20), (6, 20), (6, 20))], gradcheck=False),
     OpCase("layer_norm_int_shape", lambda m, x, w: F(m).layer_norm(x, 5, w),  # torch: a list only
            torch_fn=lambda m, x, w: F(m).layer_norm(x, [5], w), shapes=[((2, 5), (5,))]),
     # group_norm: groups of channels per sample
