@@ -13,13 +13,10 @@ from .. import backend
 from ..backend import array_module
 from ..tensor import Tensor
 from ._core import canonical_dim
+from .elementwise import _raw
 from .index import take_along_dim
 
 mode_result = namedtuple("mode", ["values", "indices"])
-
-
-def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
 
 
 def _index_dtype(out_int32: bool):

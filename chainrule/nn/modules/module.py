@@ -731,20 +731,25 @@ class _BackwardHookState:
         self.module = module
         self.grad_output = None
         self.n_inputs = 0
-        self.input_positions = []
+        self.inputs_wrapped = False  # whether grad_input arrives through an identity node
+
+    def _wrap(self, items, where: str) -> list:
+        """items with each Tensor replaced by its output of one shared identity node."""
+        positions = [i for i, a in enumerate(items) if isinstance(a, Tensor)]
+        wrapped = _HookIdentity.apply(self, where, *(items[i] for i in positions))
+        wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
+        items = list(items)
+        for i, w in zip(positions, wrapped):
+            items[i] = w
+        return items
 
     def wrap_inputs(self, args):
-        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-        self.input_positions = positions
-        self.n_inputs = len(positions)
-        if not any(args[i].requires_grad for i in positions):
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        self.n_inputs = len(tensors)
+        if not any(a.requires_grad for a in tensors):
             return args
-        wrapped = _HookIdentity.apply(self, "inputs", *(args[i] for i in positions))
-        wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
-        args = list(args)
-        for i, w in zip(positions, wrapped):
-            args[i] = w
-        return tuple(args)
+        self.inputs_wrapped = True
+        return tuple(self._wrap(args, "inputs"))
 
     def wrap_outputs(self, output):
         single = isinstance(output, Tensor)
@@ -753,12 +758,7 @@ class _BackwardHookState:
             isinstance(o, Tensor) and o.requires_grad for o in outs
         ):
             return output
-        positions = [i for i, o in enumerate(outs) if isinstance(o, Tensor)]
-        wrapped = _HookIdentity.apply(self, "outputs", *(outs[i] for i in positions))
-        wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
-        outs = list(outs)
-        for i, w in zip(positions, wrapped):
-            outs[i] = w
+        outs = self._wrap(outs, "outputs")
         return outs[0] if single else tuple(outs)
 
     def on_grad_output(self, grads):
@@ -768,7 +768,7 @@ class _BackwardHookState:
             if result is not None:
                 grads = tuple(result) if isinstance(result, tuple | list) else (result,)
         self.grad_output = grads
-        if self.n_inputs == 0 or not self._inputs_wrapped:
+        if not self.inputs_wrapped:  # no input needs a gradient: grad_input is all None
             self.on_grad_input((None,) * self.n_inputs)
         return grads
 
@@ -786,16 +786,12 @@ class _BackwardHookState:
                 grads = result
         return grads
 
-    _inputs_wrapped = False
-
 
 class _HookIdentity(Function):
     @staticmethod
     def forward(ctx, state, where, *tensors):
         ctx.state = state
         ctx.where = where
-        if where == "inputs":
-            state._inputs_wrapped = True
         return tensors if len(tensors) != 1 else tensors[0]
 
     @staticmethod
