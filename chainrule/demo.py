@@ -359,7 +359,7 @@ class Trainer:
                 y = from_numpy(self.y_test[i : i + 500]).to(self.device)
                 logits = self.model(x)
                 total += self.F.cross_entropy(logits, y, reduction="sum").item()
-                preds.append(backend.to_numpy(logits.argmax(1).data))
+                preds.append(backend.to_numpy(logits.argmax(1)._data))
         self.model.train()
         pred = np.concatenate(preds)
         return total / len(self.y_test), float((pred == self.y_test).mean()), pred

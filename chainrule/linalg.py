@@ -239,8 +239,8 @@ def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
 def matrix_rank(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
     """The number of singular values above the tolerance (int64; no gradient)."""
     _check_float("matrix_rank", A)
-    xp = array_module(A.data)
-    s = xp.linalg.svd(A.data, compute_uv=False)
+    xp = array_module(A._data)
+    s = xp.linalg.svd(A._data, compute_uv=False)
     eps = xp.finfo(A.dtype).eps
     tol = s.max(-1, initial=0) * (max(A.shape[-2:]) * eps if rtol is None else rtol)
     if atol is not None:
@@ -253,8 +253,8 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
     _check_float("lstsq", A)
     from collections import namedtuple
 
-    x = _value_only("lstsq", A, lambda a: array_module(a).linalg.lstsq(a, B.data, rcond=rcond)[0])
-    empty = Tensor._make(array_module(A.data).zeros(0, A.dtype))
+    x = _value_only("lstsq", A, lambda a: array_module(a).linalg.lstsq(a, B._data, rcond=rcond)[0])
+    empty = Tensor._make(array_module(A._data).zeros(0, A.dtype))
     result = namedtuple("LstsqResult", ["solution", "residuals", "rank", "singular_values"])
     return result(x, empty, empty, empty)
 

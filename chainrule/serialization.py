@@ -236,7 +236,7 @@ class _Encoder:
         if isinstance(x, Tensor):
             if type(x) is not Tensor:
                 return self._tensor_subclass(x, where, key)
-            return self._array(backend.to_numpy(x.data), "tensor", where, key)
+            return self._array(backend.to_numpy(x._data), "tensor", where, key)
         if isinstance(x, np.ndarray):
             return self._array(x, "ndarray", where, key)
         if isinstance(x, np.generic):
@@ -296,7 +296,7 @@ class _Encoder:
                 "chainrule.serialization.add_safe_globals([cls]) or save a plain tensor"
             )
         n = self._remember(x)
-        out = self._array(backend.to_numpy(x.data), "tensor", where, key)
+        out = self._array(backend.to_numpy(x._data), "tensor", where, key)
         out.update({"class": _path(cls), "requires_grad": bool(x.requires_grad), "id": n})
         extra = [s for c in cls.__mro__ if c is not Tensor for s in c.__dict__.get("__slots__", ())]
         slots = {s: self.encode(getattr(x, s), f"{where}.{s}", key) for s in extra if hasattr(x, s)}
@@ -777,7 +777,7 @@ class _Decoder:
         if not (isinstance(cls, type) and issubclass(cls, Tensor)):
             raise self.bad(f"{x['class']} is not a Tensor class")
         t = cls.__new__(cls)
-        Tensor._init(t, _wrap(a, self.target).data, bool(x.get("requires_grad", False)))
+        Tensor._init(t, _wrap(a, self.target)._data, bool(x.get("requires_grad", False)))
         self.memo[x.get("id")] = t
         for slot, v in x.get("slots", {}).items():
             setattr(t, slot, self.decode(v))

@@ -44,7 +44,7 @@ class Tensor:
     """
 
     __slots__ = (
-        "data",
+        "_data",
         "_grad",
         "requires_grad",
         "grad_fn",
@@ -68,7 +68,7 @@ class Tensor:
         self._init(_tensor_ctor_data(args, dtype, device), requires_grad)
 
     def _init(self, data, requires_grad=False, grad_fn=None, output_nr=0):
-        self.data = data
+        self._data = data
         self._grad = None
         self.requires_grad = requires_grad
         self.grad_fn = grad_fn
@@ -85,7 +85,7 @@ class Tensor:
     def _make(data, grad_fn=None, output_nr=0):
         """The fast constructor: wraps an array without copying or checking."""
         t = _new(Tensor)
-        t.data = data
+        t._data = data
         t._grad = None
         t.requires_grad = grad_fn is not None
         t.grad_fn = grad_fn
@@ -102,20 +102,20 @@ class Tensor:
     # ------------------------------------------------------------------ attributes
     @property
     def shape(self) -> Size:
-        return Size(self.data.shape)
+        return Size(self._data.shape)
 
     def size(self, dim: int | None = None):
         if dim is None:
-            return Size(self.data.shape)
-        return self.data.shape[_ops.canonical_dim(dim, self.data.ndim)]
+            return Size(self._data.shape)
+        return self._data.shape[_ops.canonical_dim(dim, self._data.ndim)]
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def device(self) -> backend.device:
-        return backend.device_of(self.data)
+        return backend.device_of(self._data)
 
     @property
     def is_cuda(self) -> bool:
@@ -123,59 +123,61 @@ class Tensor:
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def ndimension(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def nelement(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def element_size(self) -> int:
-        return self.data.dtype.itemsize
+        return self._data.dtype.itemsize
 
     @property
     def itemsize(self) -> int:
-        return self.data.dtype.itemsize
+        return self._data.dtype.itemsize
 
     @property
     def nbytes(self) -> int:
-        return int(self.data.nbytes)
+        return int(self._data.nbytes)
 
     @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None
 
     def is_floating_point(self) -> bool:
-        return backend.is_floating(self.data.dtype)
+        return backend.is_floating(self._data.dtype)
 
     def is_complex(self) -> bool:
-        return backend.is_complex(self.data.dtype)
+        return backend.is_complex(self._data.dtype)
 
     def is_contiguous(self, memory_format=None) -> bool:
-        return bool(self.data.flags.c_contiguous)
+        return bool(self._data.flags.c_contiguous)
 
     @property
-    def _version(self) -> _Version:
+    def _vc(self) -> _Version:
         """The in-place modification counter, shared with views (made when first needed)."""
         v = self._ver
         if v is None:
             v = self._ver = _Version()
         return v
 
-    @_version.setter
-    def _version(self, v: _Version) -> None:
+    @_vc.setter
+    def _vc(self, v: _Version) -> None:
         self._ver = v
 
     @property
-    def _version_value(self) -> int:
-        return self._version.value
+    def _version(self) -> int:
+        """How many times this tensor (or a view of its memory) was modified in place."""
+        v = self._ver
+        return 0 if v is None else v.value
 
     @property
     def grad(self):
@@ -209,7 +211,7 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
-        return _ops.permute(self, tuple(range(self.data.ndim - 1, -1, -1)))
+        return _ops.permute(self, tuple(range(self._data.ndim - 1, -1, -1)))
 
     @property
     def mT(self) -> Tensor:
@@ -237,11 +239,36 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph (never requires grad)."""
-        t = Tensor._make(self.data)
-        t._version = self._version
+        t = Tensor._make(self._data)
+        t._vc = self._vc
         if _engine._debug is not None:
             _engine._debug.detached(self, t)
         return t
+
+    @property
+    def data(self) -> Tensor:
+        """This tensor's values as a tensor that shares its memory but not its history.
+
+        It never requires grad, and autograd does not see changes made through it: writing
+        ``w.data.mul_(0.5)`` after ``w`` was saved for backward gives silently wrong gradients,
+        where ``with chainrule.no_grad(): w.mul_(0.5)`` would raise. Prefer ``detach()`` and
+        ``no_grad()``; ``.data`` exists for code written for PyTorch.
+        """
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"Tensor.data must be set to a Tensor, got {type(value).__name__}; wrap it "
+                f"first with chainrule.as_tensor(value)"
+            )
+        if value.device != self.device:
+            raise RuntimeError(
+                f"Tensor.data: the new data is on {value.device} but this tensor is on "
+                f"{self.device}; move it first with .to({str(self.device)!r})"
+            )
+        self._data = value._data
 
     def detach_(self) -> Tensor:
         if self._base is not None and self._base.requires_grad:
@@ -262,11 +289,11 @@ class Tensor:
                 "var_no_grad = var.detach()."
             )
         if requires_grad and not (
-            backend.is_floating(self.data.dtype) or backend.is_complex(self.data.dtype)
+            backend.is_floating(self._data.dtype) or backend.is_complex(self._data.dtype)
         ):
             raise RuntimeError(
                 f"only Tensors of floating point and complex dtype can require gradients, "
-                f"got {backend.dtype_name(self.data.dtype)}: convert first with .float()"
+                f"got {backend.dtype_name(self._data.dtype)}: convert first with .float()"
             )
         self.requires_grad = requires_grad
         return self
@@ -335,22 +362,22 @@ class Tensor:
                     f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() "
                     "to copy the tensor to host memory first."
                 )
-            return backend.to_numpy(self.data)
-        return self.data
+            return backend.to_numpy(self._data)
+        return self._data
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
-                f"a Tensor with {self.data.size} elements cannot be converted to Scalar "
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar "
                 f"(shape {tuple(self.shape)}); index it or reduce it first, e.g. x.sum().item()"
             )
-        return self.data.reshape(()).item() if self.device.type == "cpu" else self.data.item()
+        return self._data.reshape(()).item() if self.device.type == "cpu" else self._data.item()
 
     def tolist(self):
-        return backend.to_numpy(self.data).tolist()
+        return backend.to_numpy(self._data).tolist()
 
     def __array__(self, dtype=None, copy=None):
-        a = backend.to_numpy(self.data)
+        a = backend.to_numpy(self._data)
         return a if dtype is None else a.astype(dtype)
 
     def __float__(self):
@@ -360,12 +387,12 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iub":
+        if self._data.dtype.kind not in "iub":
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
                 f"Boolean value of Tensor with more than one value is ambiguous "
                 f"(shape {tuple(self.shape)}): use .any() or .all()"
@@ -376,12 +403,12 @@ class Tensor:
         return complex(self.item())
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return iter(_ops.unbind(self, 0))
 
@@ -394,7 +421,7 @@ class Tensor:
         return tensor_repr(self)
 
     def __format__(self, spec):
-        if self.data.ndim == 0 and spec:
+        if self._data.ndim == 0 and spec:
             return format(self.item(), spec)
         return repr(self) if not spec else format(str(self), spec)
 
@@ -405,7 +432,7 @@ class Tensor:
                 "Cowardly refusing to serialize non-leaf tensor which requires_grad, since "
                 "autograd does not support crossing process boundaries: send .detach() instead"
             )
-        return (_rebuild, (backend.to_numpy(self.data), self.requires_grad, str(self.device)))
+        return (_rebuild, (backend.to_numpy(self._data), self.requires_grad, str(self.device)))
 
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:
@@ -414,9 +441,9 @@ class Tensor:
                 "deepcopy protocol at the moment. Use .detach().clone() first."
             )
         t = type(self).__new__(type(self))
-        Tensor._init(t, self.data.copy(), self.requires_grad)
+        Tensor._init(t, self._data.copy(), self.requires_grad)
         if self._grad is not None:
-            t._grad = Tensor._make(self._grad.data.copy())
+            t._grad = Tensor._make(self._grad._data.copy())
         memo[id(self)] = t
         return t
 
@@ -432,7 +459,7 @@ class Tensor:
 
     def type(self, dtype=None):
         if dtype is None:
-            return "chainrule." + _LEGACY_TYPES.get(self.data.dtype, str(self.data.dtype))
+            return "chainrule." + _LEGACY_TYPES.get(self._data.dtype, str(self._data.dtype))
         return _ops.to(self, dtype)
 
     def type_as(self, other: Tensor) -> Tensor:
@@ -605,7 +632,7 @@ def _rebuild(array, requires_grad, device):
     t = Tensor._make(array)
     t.requires_grad = requires_grad
     if device != "cpu":
-        t.data = backend.to_device(array, backend.device(device))
+        t._data = backend.to_device(array, backend.device(device))
     return t
 
 

@@ -31,7 +31,7 @@ def _diff_outputs(fn, inputs):
 def _eval(fn, inputs) -> np.ndarray:
     outs = _flat_outputs(fn(*inputs))  # not under no_grad: fn may differentiate inside
     return (
-        np.concatenate([backend.to_numpy(o.data).ravel().astype(np.float64) for o in outs])
+        np.concatenate([backend.to_numpy(o._data).ravel().astype(np.float64) for o in outs])
         if outs
         else np.zeros(0)
     )
@@ -39,17 +39,17 @@ def _eval(fn, inputs) -> np.ndarray:
 
 def _numerical_directional(fn, inputs, diff_idx, direction, eps):
     """(f(x + eps·v) - f(x - eps·v)) / 2eps for a direction v over all differentiable inputs."""
-    originals = [inputs[i].data.copy() for i in diff_idx]
+    originals = [inputs[i]._data.copy() for i in diff_idx]
     try:
         for i, v in zip(diff_idx, direction):
-            inputs[i].data[...] = originals[diff_idx.index(i)] + eps * v
+            inputs[i]._data[...] = originals[diff_idx.index(i)] + eps * v
         plus = _eval(fn, inputs)
         for i, v in zip(diff_idx, direction):
-            inputs[i].data[...] = originals[diff_idx.index(i)] - eps * v
+            inputs[i]._data[...] = originals[diff_idx.index(i)] - eps * v
         minus = _eval(fn, inputs)
     finally:
         for i, o in zip(diff_idx, originals):
-            inputs[i].data[...] = o
+            inputs[i]._data[...] = o
     return (plus - minus) / (2 * eps)
 
 
@@ -57,18 +57,18 @@ def _analytical_vjp(fn, inputs, diff_idx, u):
     """uᵀJ for each differentiable input, through the engine."""
     outs = _diff_outputs(fn, inputs)
     if not outs:
-        return [np.zeros(inputs[i].data.shape) for i in diff_idx]
+        return [np.zeros(inputs[i]._data.shape) for i in diff_idx]
     grads_out = []
     offset = 0
     for o in outs:
-        n = o.data.size
+        n = o._data.size
         grads_out.append(
-            Tensor._make(u[offset : offset + n].reshape(o.data.shape).astype(o.data.dtype))
+            Tensor._make(u[offset : offset + n].reshape(o._data.shape).astype(o._data.dtype))
         )
         offset += n
     gs = _grad(outs, [inputs[i] for i in diff_idx], grads_out, allow_unused=True)
     return [
-        np.zeros(inputs[i].data.shape) if g is None else backend.to_numpy(g.data).astype(np.float64)
+        np.zeros(inputs[i]._data.shape) if g is None else backend.to_numpy(g._data).astype(np.float64)
         for i, g in zip(diff_idx, gs)
     ]
 
@@ -100,7 +100,7 @@ def gradcheck(
     inputs = tuple(inputs) if isinstance(inputs, list | tuple) else (inputs,)
     diff_idx = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     for i in diff_idx:
-        if inputs[i].data.dtype != np.float64:
+        if inputs[i]._data.dtype != np.float64:
             raise GradcheckError(
                 f"gradcheck: input {i} is {backend.dtype_name(inputs[i].dtype)}; finite "
                 "differences need float64 inputs (use .double())"
@@ -109,7 +109,7 @@ def gradcheck(
         raise GradcheckError("gradcheck: no input requires grad")
     y0 = _eval(func, inputs)
     n_out = y0.size
-    n_in = sum(inputs[i].data.size for i in diff_idx)
+    n_in = sum(inputs[i]._data.size for i in diff_idx)
     rng = np.random.default_rng(seed)
     failures = []
 
@@ -126,8 +126,8 @@ def gradcheck(
         numerical = np.zeros((n_out, n_in))
         col = 0
         for k, i in enumerate(diff_idx):
-            for j in range(inputs[i].data.size):
-                direction = [np.zeros(inputs[m].data.shape) for m in diff_idx]
+            for j in range(inputs[i]._data.size):
+                direction = [np.zeros(inputs[m]._data.shape) for m in diff_idx]
                 direction[k].flat[j] = 1.0
                 numerical[:, col] = _numerical_directional(func, inputs, diff_idx, direction, eps)
                 col += 1
@@ -142,7 +142,7 @@ def gradcheck(
     else:
         for p in range(n_projections):
             u = rng.standard_normal(n_out)
-            v = [rng.standard_normal(inputs[i].data.shape) for i in diff_idx]
+            v = [rng.standard_normal(inputs[i]._data.shape) for i in diff_idx]
             a = sum(
                 float((g * d).sum()) for g, d in zip(_analytical_vjp(func, inputs, diff_idx, u), v)
             )
@@ -175,7 +175,7 @@ def gradgradcheck(
     rng = np.random.default_rng(seed + 1)
     if grad_outputs is None:
         grad_outputs = [
-            Tensor._make(rng.standard_normal(o.data.shape)).requires_grad_(True) for o in outs
+            Tensor._make(rng.standard_normal(o._data.shape)).requires_grad_(True) for o in outs
         ]
     n_out = len(grad_outputs)
 
@@ -245,7 +245,7 @@ def _tolerances(dt):
 
 def _as_numpy(x) -> np.ndarray:
     if isinstance(x, Tensor):
-        return backend.to_numpy(x.data)
+        return backend.to_numpy(x._data)
     if hasattr(x, "detach") and hasattr(x, "numpy"):  # a torch tensor, in parity tests
         return x.detach().cpu().numpy()
     return np.asarray(x)

@@ -32,7 +32,7 @@ def saved_bytes(loss, parameters=()) -> int:
     """Bytes of the arrays that the graph behind `loss` keeps for backward, each counted once;
     the arrays of `parameters` do not count: the model holds them anyway."""
     seen_nodes, total = set(), 0
-    seen_arrays = {id(p.data) for p in parameters}
+    seen_arrays = {id(np.asarray(p)) for p in parameters}
     stack = [loss.grad_fn]
     while stack:
         node = stack.pop()
@@ -41,7 +41,7 @@ def saved_bytes(loss, parameters=()) -> int:
         seen_nodes.add(id(node))
         saved = node.saved if isinstance(node.saved, tuple) else ()
         for value in saved:
-            array = value.data if isinstance(value, torch.Tensor) else value
+            array = np.asarray(value) if isinstance(value, torch.Tensor) else value
             if isinstance(array, np.ndarray | np.generic) and id(array) not in seen_arrays:
                 seen_arrays.add(id(array))
                 total += array.nbytes

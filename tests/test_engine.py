@@ -219,9 +219,9 @@ def test_detach_shares_data_and_version_but_not_history():
     d = y.detach()
     assert not d.requires_grad and d.grad_fn is None and d.is_leaf
     assert np.shares_memory(d.numpy(), y.detach().numpy())
-    before = y._version.value
+    before = y._version
     d.add_(1.0)
-    assert y._version.value == before + 1, "in-place on the detached tensor is seen by y"
+    assert y._version == before + 1, "in-place on the detached tensor is seen by y"
     close(y, [3.0, 5.0])
 
 
@@ -573,7 +573,7 @@ def test_straight_through_estimator_has_gradient_one():
 def test_saved_arrays_are_released_after_backward():
     x = t64([1.0, 2.0])
     h = x.exp()  # Exp saves its output; Mul below saves h's array twice
-    saved = weakref.ref(h.data)
+    saved = weakref.ref(h._data)
     y = (h * h).sum()
     del h
     gc.collect()
@@ -586,7 +586,7 @@ def test_saved_arrays_are_released_after_backward():
 def test_retain_graph_keeps_saved_arrays():
     x = t64([1.0, 2.0])
     h = x.exp()
-    saved = weakref.ref(h.data)
+    saved = weakref.ref(h._data)
     y = (h * h).sum()
     del h
     y.backward(retain_graph=True)

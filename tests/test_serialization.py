@@ -31,7 +31,7 @@ def _same(a, b) -> bool:
             isinstance(b, chainrule.Tensor)
             and a.dtype == b.dtype
             and a.shape == b.shape
-            and a.data.tobytes() == b.data.tobytes()
+            and a._data.tobytes() == b._data.tobytes()
         )
     if isinstance(a, np.ndarray):
         return isinstance(b, np.ndarray) and a.dtype == b.dtype and a.tobytes() == b.tobytes()

@@ -64,14 +64,14 @@ def _root_grads(outputs: list, grad_outputs: list, create_graph: bool) -> list:
         if not t.requires_grad:
             raise RuntimeError(_no_grad_message(t, k))
         if g is None:
-            if t.data.size != 1:
+            if t._data.size != 1:
                 raise RuntimeError(
                     f"grad can be implicitly created only for scalar outputs, but output {k} has "
                     f"shape {tuple(t.shape)}. Reduce it to a scalar first (loss = out.sum() or "
                     ".mean()), or pass the gradient of a scalar with respect to it: "
                     "out.backward(gradient=torch.ones_like(out))."
                 )
-            ones = _xp(t.data).ones(t.data.shape, t.data.dtype)
+            ones = _xp(t._data).ones(t._data.shape, t._data.dtype)
             # under create_graph every gradient is a Tensor, so backward rules see one type
             grads.append(Tensor._make(ones) if create_graph else ones)
             continue
@@ -88,7 +88,7 @@ def _root_grads(outputs: list, grad_outputs: list, create_graph: bool) -> list:
             raise RuntimeError(
                 f"grad_output[{k}] is on {g.device} but output[{k}] is on {t.device}"
             )
-        grads.append(g if create_graph else g.data)
+        grads.append(g if create_graph else g._data)
     return grads
 
 

@@ -337,7 +337,7 @@ class Function:
                 return self._saved_as_tensors()
             if meta is not None and self.__dict__.get("_saved_out_nrs"):
                 return tuple(
-                    Tensor._make(s.data, self, m[1]) if m is not None and m[0] == "out" else s
+                    Tensor._make(s._data, self, m[1]) if m is not None and m[0] == "out" else s
                     for s, m in zip(saved, meta)
                 )
         return saved
@@ -355,7 +355,7 @@ class Function:
 
     def mark_dirty(self, *tensors) -> None:
         for t in tensors:
-            t._version.bump(type(self).__name__)
+            t._vc.bump(type(self).__name__)
 
     @classmethod
     def apply(cls, *args, **kwargs):
@@ -441,7 +441,7 @@ def _apply_arrays(cls, *args):
     need = False
     for a in args:
         if isinstance(a, Tensor):
-            d = a.data
+            d = a._data
             xs.append(d)
             if a.requires_grad:
                 need = True
@@ -512,7 +512,7 @@ def _wrap_multi(ctx, ys):
 
 def _link_view(out, base) -> None:
     """A view shares its base's version counter: in-place on either is seen through both."""
-    out._version = base._version
+    out._vc = base._vc
     out._base = base if base._base is None else base._base
 
 
@@ -525,15 +525,15 @@ def _saved_meta(saved, args, outputs):
         m = None
         i = 0
         for a in args:
-            if isinstance(a, Tensor) and a.data is s:
-                v = a._ver or a._version  # the slot, or the lazily made counter
+            if isinstance(a, Tensor) and a._data is s:
+                v = a._ver or a._vc  # the slot, or the lazily made counter
                 m = ("in", i, v, v.value)
                 break
             i += 1
         else:
             for j, o in enumerate(outputs):
-                if isinstance(o, Tensor) and o.data is s:
-                    v = o._ver or o._version
+                if isinstance(o, Tensor) and o._data is s:
+                    v = o._ver or o._vc
                     m = ("out", j, v, v.value)
                     break
         if m is not None:
@@ -554,7 +554,7 @@ def _apply_tensors(cls, args, kwargs):
     for a in args:
         if isinstance(a, Tensor) and a.requires_grad:
             fn = a.grad_fn
-            edges.append((a if fn is None else fn, a._output_nr, a.data.shape, a.data.dtype))
+            edges.append((a if fn is None else fn, a._output_nr, a._data.shape, a._data.dtype))
         else:
             edges.append(None)
     ctx.next = edges
@@ -572,11 +572,11 @@ def _apply_tensors(cls, args, kwargs):
             outs.append(r)
             meta.append(None)
             continue
-        meta.append((r.data.shape, r.data.dtype))
-        if id(r) in non_diff or r.data.dtype.kind not in "fc":
-            outs.append(r if all(r is not a for a in args) else Tensor._make(r.data))
+        meta.append((r._data.shape, r._data.dtype))
+        if id(r) in non_diff or r._data.dtype.kind not in "fc":
+            outs.append(r if all(r is not a for a in args) else Tensor._make(r._data))
         else:
-            outs.append(Tensor._make(r.data, ctx, j))
+            outs.append(Tensor._make(r._data, ctx, j))
     ctx._out_meta = meta
     # saved tensors: inputs are kept as the caller's tensors (graph links intact); outputs are
     # replaced by their graph-connected twins, built when read so that no cycle is stored
@@ -586,15 +586,15 @@ def _apply_tensors(cls, args, kwargs):
         if isinstance(s, Tensor):
             for j, r in enumerate(results):
                 if s is r and outs[j] is not r:
-                    m = ("out", j, outs[j]._version, outs[j]._version.value)
+                    m = ("out", j, outs[j]._vc, outs[j]._version)
                     break
             else:
-                m = ("tensor", 0, s._version, s._version.value)
+                m = ("tensor", 0, s._vc, s._version)
         saved_meta.append(m)
     ctx._saved_meta = saved_meta
     if any(m is not None and m[0] == "out" for m in saved_meta):
         ctx.saved = tuple(
-            Tensor._make(s.data) if m is not None and m[0] == "out" else s
+            Tensor._make(s._data) if m is not None and m[0] == "out" else s
             for s, m in zip(ctx.saved, saved_meta)
         )
         ctx.__dict__["_saved_out_nrs"] = True
@@ -716,7 +716,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, inputs, capture, allow_
     starts = []
     for t, g in zip(roots, root_grads):
         if not create_graph and isinstance(g, Tensor):
-            g = g.data
+            g = g._data
         handed.add(id(g))
         fn = t.grad_fn
         if fn is None:
@@ -886,7 +886,7 @@ def _call_backward(node, gys, create_graph, retain_graph):
                 f"(expected {n_in}, got {len(gxs)})"
             )
     if not cls.on_arrays:
-        gxs = tuple(g.data if (isinstance(g, Tensor) and not create_graph) else g for g in gxs)
+        gxs = tuple(g._data if (isinstance(g, Tensor) and not create_graph) else g for g in gxs)
     if _anomaly_enabled:
         _debug_hooks.check_backward(node, gxs, gys)
     if not retain_graph:
@@ -913,7 +913,7 @@ def _check_anomaly(node, gxs):
     for i, g in enumerate(gxs):
         if g is None:
             continue
-        data = g.data if hasattr(g, "_is_chainrule_tensor") else g
+        data = g._data if hasattr(g, "_is_chainrule_tensor") else g
         xp = array_module(data)
         if data.dtype.kind in "fc" and not bool(xp.isfinite(data).all()):
             where = "".join(getattr(node, "_anomaly_trace", [])[-4:])
@@ -932,7 +932,7 @@ def _run_pre_hooks(node, gys, create_graph):
             g = _as_grad_tensor(gys[nr])
             r = hook(g)
             if r is not None:
-                gys[nr] = r if create_graph else r.data
+                gys[nr] = r if create_graph else r._data
     return gys
 
 
@@ -951,7 +951,7 @@ def _deliver_leaf(t, g, targets, captured, capture, create_graph, handed):
         for hook in list(hooks.values()):
             r = hook(_as_grad_tensor(g))
             if r is not None:
-                g = r if create_graph else r.data
+                g = r if create_graph else r._data
     if not t.requires_grad:
         return
     old = t._grad
@@ -965,14 +965,14 @@ def _deliver_leaf(t, g, targets, captured, capture, create_graph, handed):
         t._grad = Tensor._make(g)
     else:
         # accumulate in place so that .grad keeps its identity, as in PyTorch
-        old_data = old.data
+        old_data = old._data
         # never in place into an array taken over in this pass: it may still be in flight to
         # another node (x + (x + x) hands the same gy to x twice)
         if id(old_data) not in handed and old_data.shape == g.shape and old_data.flags.writeable:
             old_data += g
-            old._version.bump("AccumulateGrad")
+            old._vc.bump("AccumulateGrad")
         else:
-            old.data = old_data + g
+            old._data = old_data + g
     if t._post_hooks:
         for hook in list(t._post_hooks.values()):
             hook(t)

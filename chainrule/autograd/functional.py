@@ -386,7 +386,7 @@ def jacobian(
             rows = [[] for _ in inputs]
             for k in range(out.numel()):
                 onehot = zeros_like(out)
-                onehot.data.reshape(-1)[k] = 1  # zeros_like is contiguous: reshape is a view
+                onehot._data.reshape(-1)[k] = 1  # zeros_like is contiguous: reshape is a view
                 vj = _autograd_grad(
                     (out,), inputs, (onehot,), retain_graph=True, create_graph=create_graph
                 )

@@ -99,7 +99,7 @@ def write_idx(path: str | os.PathLike, array) -> None:
             float64.
     """
     path = os.fspath(path)
-    a = np.asarray(getattr(array, "data", array))
+    a = np.asarray(getattr(array, "_data", array))
     codes = {dt.newbyteorder("="): code for code, dt in _CODES.items()}
     key = a.dtype.newbyteorder("=")
     if key not in codes:

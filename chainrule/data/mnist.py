@@ -134,11 +134,11 @@ class MNIST(Dataset):
         return len(self.targets)
 
     def __getitem__(self, index: int):
-        label = int(self.targets.data[index])
+        label = int(self.targets._data[index])
         if self.transform is not None:
             image = self.transform(self.data[index])
         else:
-            image = from_numpy((self.data.data[index][None] / np.float32(255)).astype(np.float32))
+            image = from_numpy((self.data._data[index][None] / np.float32(255)).astype(np.float32))
         if self.target_transform is not None:
             label = self.target_transform(label)
         return image, label
@@ -175,6 +175,6 @@ def write_mnist(
         os.path.join(root, f"{prefix}-images-idx3-ubyte{ext}"),
         os.path.join(root, f"{prefix}-labels-idx1-ubyte{ext}"),
     )
-    write_idx(paths[0], np.asarray(getattr(images, "data", images), np.uint8))
-    write_idx(paths[1], np.asarray(getattr(labels, "data", labels), np.uint8))
+    write_idx(paths[0], np.asarray(getattr(images, "_data", images), np.uint8))
+    write_idx(paths[1], np.asarray(getattr(labels, "_data", labels), np.uint8))
     return paths

@@ -135,7 +135,7 @@ class Digits(Dataset):
 
     def __getitem__(self, index: int):
         image = self.data[index]
-        label = int(self.targets.data[index])
+        label = int(self.targets._data[index])
         if self.transform is not None:
             image = self.transform(image)
         if self.target_transform is not None:

@@ -219,7 +219,7 @@ class Recorder(engine._DebugHooks):
     def _made(self, t) -> None:
         """A tensor made outside apply: if a non-differentiable public op made it from
         tensors that carry gradients (or cut records), record the cut."""
-        if t.data.dtype.kind in "fcV":
+        if t._data.dtype.kind in "fcV":
             return
         f = sys._getframe(2)
         outer = None

@@ -31,7 +31,7 @@ class AnomalyError(RuntimeError):
 
 
 def _arr(x):
-    return backend.to_numpy(x.data if isinstance(x, Tensor) else x)
+    return backend.to_numpy(x._data if isinstance(x, Tensor) else x)
 
 
 def _finite(x) -> bool:

@@ -28,7 +28,7 @@ def _paths(root, target, limit: int):
 
 
 def _num(a) -> str:
-    a = np.asarray(backend.to_numpy(a.data if isinstance(a, Tensor) else a), dtype=np.float64)
+    a = np.asarray(backend.to_numpy(a._data if isinstance(a, Tensor) else a), dtype=np.float64)
     if a.size == 1:
         return f"{float(a.reshape(())):.6g}"
     return f"<{a.shape} array, norm {np.linalg.norm(a):.4g}>"
@@ -69,7 +69,7 @@ def explain(loss: Tensor, wrt: Tensor, echo=print, max_paths: int = 4) -> list[s
         >>> lines[-1]
         'd loss / d w = 24 (autograd: 24)'
     """
-    if loss.data.size != 1:
+    if loss._data.size != 1:
         raise ValueError(
             f"explain needs a scalar loss, got shape {tuple(loss.shape)}: reduce it first "
             "(loss.sum() or .mean())"
@@ -91,7 +91,7 @@ def explain(loss: Tensor, wrt: Tensor, echo=print, max_paths: int = 4) -> list[s
         for k, path in enumerate(paths, 1):
             if len(paths) > 1:
                 lines.append(f"path {k}:")
-            g = backend.array_module(loss.data).ones(loss.data.shape, loss.data.dtype)
+            g = backend.array_module(loss._data).ones(loss._data.shape, loss._data.dtype)
             nr = loss._output_nr
             for node, i in path:
                 if node.saved is _FREED:

@@ -13,7 +13,7 @@ from ._recorder import RECORDER, walk
 
 def _nbytes(v) -> int:
     if isinstance(v, Tensor):
-        v = v.data
+        v = v._data
     n = getattr(v, "nbytes", None)
     return int(n) if n is not None and hasattr(v, "shape") else 0
 
@@ -23,10 +23,10 @@ def _held(node) -> list:
     out = []
     saved = node.saved
     if saved is not _FREED:
-        out.extend(v.data if isinstance(v, Tensor) else v for v in saved)
+        out.extend(v._data if isinstance(v, Tensor) else v for v in saved)
     for k, v in node.__dict__.items():
         if not k.startswith("_") and _nbytes(v):
-            out.append(v.data if isinstance(v, Tensor) else v)
+            out.append(v._data if isinstance(v, Tensor) else v)
     return [a for a in out if _nbytes(a)]
 
 

@@ -56,18 +56,18 @@ _SAMPLE = 4096  # update ratios are measured on about this many elements per par
 def _stride(p) -> int:
     """A step through a large parameter's flat elements that gives about _SAMPLE of them and
     is coprime with the last dimension, so that the sample spreads over rows and columns."""
-    n = p.data.size
+    n = p._data.size
     if n <= 2 * _SAMPLE:
         return 1
     step = n // _SAMPLE
-    last = p.data.shape[-1] if p.data.ndim else 1
+    last = p._data.shape[-1] if p._data.ndim else 1
     while math.gcd(step, last) != 1:
         step += 1
     return step
 
 
 def _values(p, stride):
-    flat = p.data.reshape(-1)
+    flat = p._data.reshape(-1)
     return flat.copy() if stride == 1 else flat[::stride].copy()
 
 
@@ -239,7 +239,7 @@ class Monitor:
         def hook(module, args, output):
             if not self._measuring() or not isinstance(output, Tensor):
                 return
-            y = output.data  # reduced where it lives: one number comes back from a GPU
+            y = output._data  # reduced where it lives: one number comes back from a GPU
             if kind == "relu":
                 alive = (y > 0).any(axis=0) if y.ndim > 1 else y > 0
                 self._acts[("dead_relu", name)] = 1.0 - float(alive.mean())
@@ -254,13 +254,13 @@ class Monitor:
         gradient is still in the cache), and was .grad reset since the last step?"""
         key = id(p)
         if self._measuring():
-            self._gnorm[key] = _norm(p._grad.data)
+            self._gnorm[key] = _norm(p._grad._data)
         if key not in self._stepped:
             return
         self._stepped.discard(key)
         ref, version = self._grad_at_step.get(key, (None, 0))
         g = p._grad
-        if ref is not None and g is ref() and g._version.value - version <= 1:
+        if ref is not None and g is ref() and g._version - version <= 1:
             name = self._names.get(key, "?")
             where = self._backward_where
             self._alert(
@@ -280,8 +280,8 @@ class Monitor:
             RECORDER.use("trace", False)
         self._backward_where = str(user_frame())
         self._backwards += 1
-        if loss.data.size == 1:
-            v = float(backend.to_numpy(loss.data).reshape(()))
+        if loss._data.size == 1:
+            v = float(backend.to_numpy(loss._data).reshape(()))
             self.history["loss"].append(v)
             self._check_loss(v)
         if not loss.requires_grad:
@@ -318,7 +318,7 @@ class Monitor:
         for _, p in self.params:
             g = p._grad
             if g is not None:
-                self._grad_at_step[id(p)] = (weakref.ref(g), g._version.value)
+                self._grad_at_step[id(p)] = (weakref.ref(g), g._version)
                 self._stepped.add(id(p))
         if measuring:
             self._measure(opt)
@@ -335,7 +335,7 @@ class Monitor:
         for name, p in self.params:
             g = p._grad
             n = gnorm.pop(id(p), None)  # None: .grad was set without a backward
-            norms[name] = n if n is not None else (_norm(g.data) if g is not None else 0.0)
+            norms[name] = n if n is not None else (_norm(g._data) if g is not None else 0.0)
             before = self._snap.pop(id(p), None)
             if before is None:
                 ratios[name] = 0.0

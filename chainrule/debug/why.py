@@ -161,7 +161,7 @@ def why_no_grad(loss: Tensor, model=None, *, check_zero: bool = True) -> Report:
     cuts.extend(RECORDER.cuts_of(loss))
     for name, p in params:
         if id(p) in reached:
-            if check_zero and p._grad is not None and not p._grad.data.any():
+            if check_zero and p._grad is not None and not p._grad._data.any():
                 why = ""
                 if zeroing:
                     why = (

@@ -104,14 +104,14 @@ class NCCLTransport:
 
     @staticmethod
     def _at(a, offset: int) -> int:
-        return a.data.ptr + offset * a.dtype.itemsize
+        return a._data.ptr + offset * a.dtype.itemsize
 
     # -- collectives
     def allreduce(self, buf, op, async_op):
         if not self._on_gpu(buf):
             return self.cpu.allreduce(buf, op, async_op)
         x, dt = self._dtype(buf, op)
-        self.comm.allReduce(x.data.ptr, x.data.ptr, x.size, dt, self._op(op, buf.dtype),
+        self.comm.allReduce(x._data.ptr, x._data.ptr, x.size, dt, self._op(op, buf.dtype),
                             self._stream())  # fmt: skip
         return self._work(async_op)
 
@@ -119,7 +119,7 @@ class NCCLTransport:
         if not self._on_gpu(buf):
             return self.cpu.reduce(buf, op, dst, async_op)
         x, dt = self._dtype(buf, op)
-        self.comm.reduce(x.data.ptr, x.data.ptr, x.size, dt, self._op(op, buf.dtype), dst,
+        self.comm.reduce(x._data.ptr, x._data.ptr, x.size, dt, self._op(op, buf.dtype), dst,
                          self._stream())  # fmt: skip
         return self._work(async_op)
 
@@ -127,7 +127,7 @@ class NCCLTransport:
         if not self._on_gpu(buf):
             return self.cpu.broadcast(buf, src, async_op)
         x, dt = self._dtype(buf)
-        self.comm.broadcast(x.data.ptr, x.data.ptr, x.size, dt, src, self._stream())
+        self.comm.broadcast(x._data.ptr, x._data.ptr, x.size, dt, src, self._stream())
         return self._work(async_op)
 
     def allgatherv(self, send, recv, counts, async_op):
@@ -138,13 +138,13 @@ class NCCLTransport:
         scale = y.size // max(recv.size, 1) if recv.size else 1  # complex: two floats each
         stream = self._stream()
         if len(set(counts)) == 1:
-            self.comm.allGather(x.data.ptr, y.data.ptr, x.size, dt, stream)
+            self.comm.allGather(x._data.ptr, y._data.ptr, x.size, dt, stream)
             return self._work(async_op)
         self.nccl.groupStart()
         offset = 0
         for i, n in enumerate(counts):
             target = self._at(y, offset * scale)
-            source = x.data.ptr if i == self.rank else target
+            source = x._data.ptr if i == self.rank else target
             if n:
                 self.comm.broadcast(source, target, n * scale, dt, i, stream)
             offset += n
@@ -159,13 +159,13 @@ class NCCLTransport:
         scale = x.size // max(send.size, 1) if send.size else 1
         nop, stream = self._op(op, send.dtype), self._stream()
         if len(set(counts)) == 1:
-            self.comm.reduceScatter(x.data.ptr, y.data.ptr, y.size, dt, nop, stream)
+            self.comm.reduceScatter(x._data.ptr, y._data.ptr, y.size, dt, nop, stream)
             return self._work(async_op)
         self.nccl.groupStart()
         offset = 0
         for i, n in enumerate(counts):
             source = self._at(x, offset * scale)
-            target = y.data.ptr if i == self.rank else source
+            target = y._data.ptr if i == self.rank else source
             if n:
                 self.comm.reduce(source, target, n * scale, dt, nop, i, stream)
             offset += n
@@ -189,7 +189,7 @@ class NCCLTransport:
                     self.comm.recv(self._at(y, offset * scale), n * scale, dt, i, stream)
                 offset += n
         elif x.size:
-            self.comm.send(x.data.ptr, x.size, dt, dst, stream)
+            self.comm.send(x._data.ptr, x.size, dt, dst, stream)
         self.nccl.groupEnd()
         return self._work(async_op)
 
@@ -210,7 +210,7 @@ class NCCLTransport:
                     self.comm.send(self._at(x, offset * scale), n * scale, dt, i, stream)
                 offset += n
         elif y.size:
-            self.comm.recv(y.data.ptr, y.size, dt, src, stream)
+            self.comm.recv(y._data.ptr, y.size, dt, src, stream)
         self.nccl.groupEnd()
         return self._work(async_op)
 

@@ -37,7 +37,7 @@ def _check_tensor(t, what: str) -> None:
 
 def _flat(t: Tensor):
     """A contiguous 1-d array of t's values: its own memory where possible (no copy)."""
-    a = t.data
+    a = t._data
     if a.flags.c_contiguous:
         return a.reshape(-1)
     return array_module(a).ascontiguousarray(a).reshape(-1)
@@ -45,10 +45,10 @@ def _flat(t: Tensor):
 
 def _store(t: Tensor, flat, op: str) -> None:
     """Write flat's values into t (no-op when flat is t's own memory) and mark t modified."""
-    a = t.data
+    a = t._data
     if not a.flags.c_contiguous:  # _flat made a copy: a contiguous array was worked in place
         a[...] = flat.reshape(a.shape)
-    t._version.bump(op)
+    t._vc.bump(op)
 
 
 def _finish(work: Work, fn, async_op: bool):
@@ -159,7 +159,7 @@ def reduce_scatter(output: Tensor, input_list: list, op=ReduceOp.SUM,
             f"reduce_scatter: rank {pg.rank()}'s output has {output.numel()} elements but its "
             f"entry input_list[{pg.rank()}] has {counts[pg.rank()]}: they must match"
         )
-    xp = array_module(output.data)
+    xp = array_module(output._data)
     send = xp.concatenate([_flat(t) for t in input_list]) if counts else None
     recv = _flat(output)
     work = pg.transport.reduce_scatterv(send, recv, counts, op, async_op)
@@ -214,8 +214,8 @@ def all_gather(tensor_list: list, tensor: Tensor, group: ProcessGroup | None = N
             f"tensor_list[{pg.rank()}] has room for {counts[pg.rank()]}: make tensor_list[i] "
             "the shape of rank i's tensor"
         )
-    xp = array_module(tensor.data)
-    recv = xp.empty(sum(counts), tensor.data.dtype)
+    xp = array_module(tensor._data)
+    recv = xp.empty(sum(counts), tensor._data.dtype)
     work = pg.transport.allgatherv(_flat(tensor), recv, counts, async_op)
     work._result = tensor_list
 
@@ -229,8 +229,8 @@ def _scatter_into(tensors: list, flat, op: str) -> None:
     start = 0
     for t in tensors:
         n = t.numel()
-        t.data[...] = flat[start : start + n].reshape(t.data.shape)
-        t._version.bump(op)
+        t._data[...] = flat[start : start + n].reshape(t._data.shape)
+        t._vc.bump(op)
         start += n
 
 
@@ -267,7 +267,7 @@ def gather(tensor: Tensor, gather_list: list | None = None, dst: int = 0,
                 f"gather: gather_list[{dst}] has {counts[dst]} elements but rank {dst}'s "
                 f"tensor has {tensor.numel()}"
             )
-        recv = array_module(tensor.data).empty(sum(counts), tensor.data.dtype)
+        recv = array_module(tensor._data).empty(sum(counts), tensor._data.dtype)
     elif gather_list:
         raise ValueError(f"gather: only the destination rank {dst} passes a gather_list")
     work = pg.transport.gatherv(_flat(tensor), recv, counts, dst, async_op)
@@ -296,7 +296,7 @@ def scatter(tensor: Tensor, scatter_list: list | None = None, src: int = 0,
                 f"scatter: scatter_list[{src}] has {counts[src]} elements but rank {src}'s "
                 f"tensor has {tensor.numel()}"
             )
-        send = array_module(tensor.data).concatenate([_flat(t) for t in scatter_list])
+        send = array_module(tensor._data).concatenate([_flat(t) for t in scatter_list])
     elif scatter_list:
         raise ValueError(f"scatter: only the source rank {src} passes a scatter_list")
     recv = _flat(tensor)

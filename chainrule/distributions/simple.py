@@ -231,7 +231,7 @@ class Categorical(Distribution):
         """Class indices (int64) of shape sample_shape + batch_shape, by inverse CDF."""
         if isinstance(sample_shape, numbers.Integral):
             sample_shape = (int(sample_shape),)
-        p = backend.to_numpy(self.probs.data).astype(np.float64)
+        p = backend.to_numpy(self.probs._data).astype(np.float64)
         cdf = np.cumsum(p, -1)
         cdf /= cdf[..., -1:]
         u = _gen(None).random(tuple(sample_shape) + p.shape[:-1] + (1,))

@@ -83,7 +83,7 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 def _fill(tensor: Tensor, array, op: str) -> Tensor:
     """tensor[...] = array (a float64 NumPy array), cast and moved to the tensor's place."""
-    value = backend.to_device(np.asarray(array).astype(tensor.data.dtype), tensor.device)
+    value = backend.to_device(np.asarray(array).astype(tensor._data.dtype), tensor.device)
     with no_grad():
         return _write(tensor, value, op)
 
@@ -125,7 +125,7 @@ def trunc_normal_(
     u = creation._gen(generator).uniform(2 * lo - 1, 2 * hi - 1, tuple(tensor.shape))
     from ..ops.elementwise import erfinv
 
-    z = backend.to_numpy(erfinv(Tensor._make(u)).data)
+    z = backend.to_numpy(erfinv(Tensor._make(u))._data)
     return _fill(tensor, np.clip(z * (std * math.sqrt(2.0)) + mean, a, b), "trunc_normal_")
 
 

@@ -32,7 +32,7 @@ class Parameter(Tensor):
                 f"Parameter(data) expects a Tensor, got {type(data).__name__}: wrap it with "
                 "chainrule.tensor(...) first"
             )
-        self._init(data.data, requires_grad)
+        self._init(data._data, requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -58,5 +58,5 @@ class Buffer(Tensor):
     __slots__ = ("persistent",)
 
     def __init__(self, data: Tensor, *, persistent: bool = True):
-        self._init(data.data, False)
+        self._init(data._data, False)
         self.persistent = persistent

@@ -102,8 +102,8 @@ def result_type(*operands):
     groups = [None, None, None]  # promoted dtype of: dimensioned tensors, 0-d tensors, scalars
     for x in operands:
         if isinstance(x, Tensor):
-            rank = 0 if x.data.ndim else 1
-            dt = x.data.dtype
+            rank = 0 if x._data.ndim else 1
+            dt = x._data.dtype
         else:
             rank = 2
             dt = _scalar_dtype(x)
@@ -151,9 +151,9 @@ def operands(a, b):
     """Bring two operands of an elementwise op to their common dtype (PyTorch's promotion),
     casting differentiably where a Tensor has to change dtype."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        da, db = a.data.dtype, b.data.dtype
+        da, db = a._data.dtype, b._data.dtype
         if da is db or da == db:
-            if a.data.__class__ is not b.data.__class__:
+            if a._data.__class__ is not b._data.__class__:
                 check_same_device(a, b)
             return a, b
         dt = result_type(a, b)
@@ -163,15 +163,15 @@ def operands(a, b):
     b = _as_operand(b)
     t, s = (a, b) if isinstance(a, Tensor) else (b, a)
     if not isinstance(s, Tensor):
-        if type(s) is float and t.data.dtype.kind in "fc":
+        if type(s) is float and t._data.dtype.kind in "fc":
             return a, b  # the common case: float tensor and a Python float keep the tensor's dtype
-        if t.data.dtype == backend.bfloat16 and category(_scalar_dtype(s)) <= 2:
+        if t._data.dtype == backend.bfloat16 and category(_scalar_dtype(s)) <= 2:
             # ml_dtypes' bfloat16 is not a NumPy float: NumPy would make bfloat16 + 2.5 float32
-            s = t.data.dtype.type(s)
+            s = t._data.dtype.type(s)
             return (t, s) if t is a else (s, t)
         # a Python number: NumPy's weak scalars already give PyTorch's answer when the number's
         # category is not above the tensor's (float32 tensor * 2.0 stays float32)
-        if category(_scalar_dtype(s)) <= category(t.data.dtype):
+        if category(_scalar_dtype(s)) <= category(t._data.dtype):
             return a, b
         dt = result_type(t, s)
         t2 = cast(t, dt)
@@ -209,10 +209,10 @@ def _astype(a, dtype):
 def cast(x: Tensor, dtype) -> Tensor:
     """x converted to `dtype`; differentiable between floating dtypes, cut from the graph into
     integer or bool dtypes (which cannot carry gradients)."""
-    if x.data.dtype == dtype:
+    if x._data.dtype == dtype:
         return x
     if dtype.kind not in "fcV":
-        return Tensor._make(x.data.astype(dtype))
+        return Tensor._make(x._data.astype(dtype))
     return Cast.apply(x, dtype)
 
 
@@ -220,9 +220,9 @@ def cast(x: Tensor, dtype) -> Tensor:
 def writeable(x: Tensor) -> bool:
     """Whether x's memory can be written. A 0-d result of a NumPy op is a NumPy scalar, which is
     immutable: it is swapped for a 0-d array (nothing can share a scalar's memory)."""
-    if isinstance(x.data, np.generic):
-        x.data = np.array(x.data)
-    return x.data.flags.writeable
+    if isinstance(x._data, np.generic):
+        x._data = np.array(x._data)
+    return x._data.flags.writeable
 
 
 def check_inplace(x: Tensor, op: str) -> None:
@@ -238,19 +238,19 @@ def commit_inplace(x: Tensor, out: Tensor, op: str) -> Tensor:
     """Make `x` hold `out`'s value in x's own memory (views see it) and take out's place in the
     graph. `out` is the out-of-place result of the op on x."""
     check_inplace(x, op)
-    if tuple(out.data.shape) != tuple(x.data.shape):
+    if tuple(out._data.shape) != tuple(x._data.shape):
         raise RuntimeError(
-            f"output with shape {list(x.data.shape)} doesn't match the broadcast shape "
-            f"{list(out.data.shape)} in {op}: an in-place op cannot grow its tensor; use the "
+            f"output with shape {list(x._data.shape)} doesn't match the broadcast shape "
+            f"{list(out._data.shape)} in {op}: an in-place op cannot grow its tensor; use the "
             "out-of-place form"
         )
-    if out.data.dtype != x.data.dtype:
-        if category(out.data.dtype) > category(x.data.dtype):
+    if out._data.dtype != x._data.dtype:
+        if category(out._data.dtype) > category(x._data.dtype):
             raise RuntimeError(
-                f"result type {backend.dtype_name(out.data.dtype)} can't be cast to the desired "
-                f"output type {backend.dtype_name(x.data.dtype)} in {op}"
+                f"result type {backend.dtype_name(out._data.dtype)} can't be cast to the desired "
+                f"output type {backend.dtype_name(x._data.dtype)} in {op}"
             )
-        out = cast(out, x.data.dtype)
+        out = cast(out, x._data.dtype)
     node = out.grad_fn if (engine._grad_enabled and out.requires_grad) else None
     if node is not None and node.saved:
         _protect_saved(node, x)
@@ -263,8 +263,8 @@ def commit_inplace(x: Tensor, out: Tensor, op: str) -> Tensor:
     rebase = rebase and (x._base.requires_grad or out.requires_grad)
     if rebase:  # refuse before writing: a refused op must leave the data alone
         _check_rebase(x, op)
-    x.data[...] = out.data
-    x._version.bump(op)
+    x._data[...] = out._data
+    x._vc.bump(op)
     if node is None:  # under no_grad, history is kept (saved-tensor checks catch misuse)
         return x
     if rebase:
@@ -281,7 +281,7 @@ def _protect_saved(node, x: Tensor) -> None:
     saved = list(node.saved)
     meta = list(node._saved_meta or [None] * len(saved))
     for i, s in enumerate(saved):
-        if s is x.data:
+        if s is x._data:
             saved[i] = s.copy()
             if meta[i] is not None:
                 meta[i] = (meta[i][0], meta[i][1], _Version(), 0)
@@ -340,7 +340,7 @@ class CopySlices(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        data = gy.data if isinstance(gy, Tensor) else gy
+        data = gy._data if isinstance(gy, Tensor) else gy
         keep = array_module(data).ones(data.shape, dtype=data.dtype)
         _region(keep, ctx.chain)[...] = 0
         g_src = gy
@@ -360,7 +360,7 @@ class SetItem(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        data = gy.data if isinstance(gy, Tensor) else gy
+        data = gy._data if isinstance(gy, Tensor) else gy
         keep = array_module(data).ones(data.shape, dtype=data.dtype)
         keep[ctx.idx] = 0
         return gy * keep, gy[ctx.idx], None

@@ -239,17 +239,17 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
         weight: C slopes, or 1; it gets a gradient.
     """
     x = _tensor(input)
-    n = weight.data.size
+    n = weight._data.size
     if n == 1:
         w = weight.reshape(())
     else:
-        channels = x.data.shape[1] if x.data.ndim >= 2 else 1
-        if weight.data.ndim != 1 or n != channels:
+        channels = x._data.shape[1] if x._data.ndim >= 2 else 1
+        if weight._data.ndim != 1 or n != channels:
             raise RuntimeError(
                 f"Mismatch of parameter numbers and input channel size. Found parameter numbers "
                 f"= {n} and channel size = {channels}."
             )
-        w = weight.reshape((n,) + (1,) * (x.data.ndim - 2))
+        w = weight.reshape((n,) + (1,) * (x._data.ndim - 2))
     return relu(x) + w * clamp_max(x, 0)
 
 
@@ -436,10 +436,10 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
 def glu(input: Tensor, dim: int = -1) -> Tensor:
     """Gated linear unit: a · σ(b), where a and b are the two halves of input along dim."""
     x = _tensor(input)
-    if x.data.ndim == 0:
+    if x._data.ndim == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
-    d = canonical_dim(dim, x.data.ndim)
-    n = x.data.shape[d]
+    d = canonical_dim(dim, x._data.ndim)
+    n = x._data.shape[d]
     if n % 2:
         raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {n}")
     lead = (slice(None),) * d

@@ -111,7 +111,7 @@ def attention_weights(query, key, attn_mask=None, is_causal=False, scale=None, s
     n_l, n_s, e = query.shape[-2], key.shape[-2], query.shape[-1]
     if scale is None:
         scale = 1.0 / math.sqrt(e)
-    add, block = _masks(attn_mask, is_causal, n_l, n_s, query.dtype, array_module(query.data))
+    add, block = _masks(attn_mask, is_causal, n_l, n_s, query.dtype, array_module(query._data))
     return AttentionWeights.apply(query, key, add, block, float(scale), safe)
 
 

@@ -435,7 +435,7 @@ class MaxPool(Op):
 
 
 def _data(a):
-    return a.data if isinstance(a, Tensor) else a
+    return a._data if isinstance(a, Tensor) else a
 
 
 def _plane_indices(sel, g: _Geometry):
@@ -918,7 +918,7 @@ def _max_poolnd(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode
     y = MaxPool.apply(x4, g)
     if not return_indices:
         return _unbatched(y.reshape(tuple(x.shape[:2]) + tuple(y.shape[4 - nd :])), unbatched)
-    idx = _plane_indices(_first_max(x4.data, y.data, g), g)
+    idx = _plane_indices(_first_max(x4._data, y._data, g), g)
     y = _unbatched(y.reshape(tuple(x.shape[:2]) + tuple(y.shape[4 - nd :])), unbatched)
     idx = Tensor._make(idx.reshape(y.shape))
     return y, idx
@@ -972,7 +972,7 @@ def _avg_poolnd(fn, nd, input, kernel_size, stride, padding, ceil_mode, count_in
                 divisor_override):  # fmt: skip
     x, unbatched = _pool_input(fn, input, nd)
     g = _pool_geometry(fn, x, nd, kernel_size, stride, padding, 1, ceil_mode, avg=True)
-    xp = array_module(x.data)
+    xp = array_module(x._data)
     if divisor_override is not None:
         if divisor_override == 0:
             raise RuntimeError("divisor must be not zero")
@@ -1036,7 +1036,7 @@ def _adaptive_avg_poolnd(fn, nd, input, output_size):
         return _unbatched(y, unbatched)
     from .linalg import matmul
 
-    xp = array_module(x.data)
+    xp = array_module(x._data)
     y = x
     # a linear map per dim: y = P_h @ x @ P_wᵀ with P[i, window i] = 1 / its length
     for axis, (n, o) in enumerate(zip(sizes, out)):
@@ -1067,11 +1067,11 @@ def _adaptive_max_poolnd(fn, nd, input, output_size, return_indices):
     x4 = _as_2d(x) if nd == 1 else x
     shape = tuple(x4.shape)
     (h, w), (ho, wo) = shape[2:], (1,) * (2 - nd) + out
-    xp = array_module(x.data)
+    xp = array_module(x._data)
     idx = xp.empty(shape[:2] + (ho, wo), dtype=xp.int64)
     for i, (h0, h1) in enumerate(_bins(h, ho)):
         for j, (w0, w1) in enumerate(_bins(w, wo)):
-            window = x4.data[:, :, h0:h1, w0:w1].reshape(shape[:2] + (-1,))
+            window = x4._data[:, :, h0:h1, w0:w1].reshape(shape[:2] + (-1,))
             r, c = xp.divmod(xp.argmax(window, axis=2), w1 - w0)  # the first maximum
             idx[:, :, i, j] = (r + h0) * w + c + w0
     y = PlaneGather.apply(x4, idx)
@@ -1110,7 +1110,7 @@ def _max_unpoolnd(fn, nd, input, indices, kernel_size, stride, padding, output_s
                 raise ValueError(
                     f"invalid output_size {list(output_size)} (dim should be in ({d - s}, {d + s}))"
                 )
-    idx = indices.data.reshape(tuple(x.shape)).astype(array_module(x.data).int64)
+    idx = indices._data.reshape(tuple(x.shape)).astype(array_module(x._data).int64)
     if idx.size and (idx.min() < 0 or idx.max() >= math.prod(out)):
         raise RuntimeError(
             f"{fn}: found an invalid max index {int(idx.max())} (output volumes are of size "

@@ -82,7 +82,7 @@ def clone(input: Tensor, *, memory_format=None) -> Tensor:
 
 
 def contiguous(input: Tensor, memory_format=None) -> Tensor:
-    if input.data.flags.c_contiguous:
+    if input._data.flags.c_contiguous:
         return input
     return Clone.apply(input)
 

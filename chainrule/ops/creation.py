@@ -49,7 +49,7 @@ class Generator:
         return Tensor._make(np.frombuffer(raw, dtype=np.uint8).copy())
 
     def set_state(self, state: Tensor) -> Generator:
-        raw = bytes(np.asarray(state.data if isinstance(state, Tensor) else state, np.uint8))
+        raw = bytes(np.asarray(state._data if isinstance(state, Tensor) else state, np.uint8))
         try:
             obj = json.loads(raw.decode())
             self._seed = obj["seed"]
@@ -131,7 +131,7 @@ def _infer_dtype(data) -> np.dtype:
             if isinstance(x, list | tuple):
                 stack.extend(x)
             elif isinstance(x, Tensor):
-                kinds.add(x.data.dtype.kind)
+                kinds.add(x._data.dtype.kind)
             elif isinstance(x, bool | np.bool_):
                 kinds.add("b")
             elif isinstance(x, numbers.Integral):
@@ -156,7 +156,7 @@ def _infer_dtype(data) -> np.dtype:
 
 def _to_array(data):
     if isinstance(data, Tensor):
-        return data.data
+        return data._data
     if isinstance(data, list | tuple) and any(isinstance(x, Tensor) for x in data):
         return np.array([_to_array(x) for x in data])
     return data
@@ -173,7 +173,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False, pin_me
     """
     dtype = as_dtype(dtype)
     if isinstance(data, Tensor):
-        arr = backend.to_numpy(data.data).copy() if device is not None else data.data.copy()
+        arr = backend.to_numpy(data._data).copy() if device is not None else data._data.copy()
         if dtype is not None:
             arr = arr.astype(dtype)
         return _finish(arr, dtype, device or data.device, requires_grad)
@@ -377,8 +377,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
            requires_grad=False):  # fmt: skip
     """Normal samples; `mean`/`std` may be tensors (broadcast) or numbers with `size`."""
     g = _gen(generator)
-    m = mean.data if isinstance(mean, Tensor) else mean
-    s = std.data if isinstance(std, Tensor) else std
+    m = mean._data if isinstance(mean, Tensor) else mean
+    s = std._data if isinstance(std, Tensor) else std
     if size is None:
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
     else:
@@ -391,14 +391,14 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 
 def bernoulli(input, p=None, *, generator=None) -> Tensor:
     """Samples of 0/1 with probabilities `input` (or the scalar `p`)."""
-    probs = input.data if p is None else np.full(input.shape, p)
+    probs = input._data if p is None else np.full(input.shape, p)
     arr = (_gen(generator).random(input.shape) < backend.to_numpy(probs)).astype(input.dtype)
     return _finish(arr, None, input.device, False)
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
     """Indices sampled from the rows of `input` (non-negative weights, need not sum to 1)."""
-    w = backend.to_numpy(input.data).astype(np.float64)
+    w = backend.to_numpy(input._data).astype(np.float64)
     single = w.ndim == 1
     if single:
         w = w[None]
@@ -446,8 +446,8 @@ def _fill_random(x: Tensor, sample, op: str) -> Tensor:
     """x[...] = sample(shape), drawn in float64 then cast to x's dtype (as init schemes need)."""
     from .elementwise import _write
 
-    arr = sample(x.data.shape)
-    return _write(x, backend.to_device(np.asarray(arr).astype(x.data.dtype), x.device), op)
+    arr = sample(x._data.shape)
+    return _write(x, backend.to_device(np.asarray(arr).astype(x._data.dtype), x.device), op)
 
 
 def uniform_(input: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
@@ -465,7 +465,7 @@ def normal_(input: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=Non
 def bernoulli_(input: Tensor, p: float = 0.5, *, generator=None) -> Tensor:
     """Fill input with 1 with probability p, else 0 (p a number or a tensor of probabilities)."""
     g = _gen(generator)
-    prob = backend.to_numpy(p.data) if isinstance(p, Tensor) else p
+    prob = backend.to_numpy(p._data) if isinstance(p, Tensor) else p
     return _fill_random(input, lambda s: g.random(s) < prob, "bernoulli_")
 
 
@@ -480,7 +480,7 @@ def random_(input: Tensor, from_: int = 0, to: int | None = None, *, generator=N
     the dtype's maximum + 1, as in PyTorch)."""
     g = _gen(generator)
     if to is None:
-        from_, to = 0, from_ if from_ else _random_top(input.data.dtype)
+        from_, to = 0, from_ if from_ else _random_top(input._data.dtype)
     return _fill_random(input, lambda s: g.integers(from_, to, s), "random_")
 
 

@@ -27,7 +27,7 @@ def _mT(a):
 
 def _raw_xp(a):
     """NumPy or CuPy for the array under `a` (for constants such as identity matrices)."""
-    return array_module(a.data if isinstance(a, Tensor) else a)
+    return array_module(a._data if isinstance(a, Tensor) else a)
 
 
 def _eye(n: int, like):
@@ -61,7 +61,7 @@ def _unsqueeze(a, *positions):
 
 
 def _all_zero(g) -> bool:
-    data = g.data if isinstance(g, Tensor) else g
+    data = g._data if isinstance(g, Tensor) else g
     return not bool(backend.to_numpy(data).any())
 
 

@@ -52,7 +52,7 @@ def _quiet():
 
 def _raw(a):
     """The array behind a saved value (a Tensor under create_graph), for masks."""
-    return a.data if isinstance(a, Tensor) else a
+    return a._data if isinstance(a, Tensor) else a
 
 
 def _zeros(gy):
@@ -82,14 +82,14 @@ def _tensor(x) -> Tensor:
 
 
 def _is_int(t: Tensor) -> bool:
-    return t.data.dtype.kind in "biu"
+    return t._data.dtype.kind in "biu"
 
 
 def _float(x) -> Tensor:
     """x, or x in the default float dtype if it holds integers or bools (PyTorch: sqrt, exp,
     sin… of an integer tensor give a float tensor)."""
     x = _tensor(x)
-    if x.data.dtype.kind in "biu":
+    if x._data.dtype.kind in "biu":
         return cast(x, get_default_dtype())
     return x
 
@@ -98,7 +98,7 @@ def _float_operands(input, other):
     """operands() for ops whose result is always floating (true division, atan2, hypot…)."""
     a, b = operands(input, other)
     t = a if isinstance(a, Tensor) else b
-    if t.data.dtype.kind in "biu":
+    if t._data.dtype.kind in "biu":
         dt = get_default_dtype()
         a = cast(a, dt) if isinstance(a, Tensor) else a
         b = cast(b, dt) if isinstance(b, Tensor) else b
@@ -112,7 +112,7 @@ def _module(a, b):
 def _check_int_division(b, name: str) -> None:
     """Integer division by zero: PyTorch raises, NumPy would give 0 with a warning."""
     if isinstance(b, Tensor):
-        zero = b.data.dtype.kind in "biu" and bool((b.data == 0).any())
+        zero = b._data.dtype.kind in "biu" and bool((b._data == 0).any())
     else:
         zero = isinstance(b, numbers.Integral) and b == 0
     if zero:
@@ -330,7 +330,7 @@ def fmod(input, other):
 
 def neg(input):
     x = _tensor(input)
-    if x.data.dtype == np.bool_:
+    if x._data.dtype == np.bool_:
         raise RuntimeError(
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
             "to invert a mask, use the `~` or `logical_not()` operator instead."
@@ -498,8 +498,8 @@ def abs(input):
 def sign(input):
     """-1, 0 or 1 by the sign of input (NaN stays NaN); zero gradient."""
     x = _tensor(input)
-    if x.data.dtype == np.bool_:
-        return Tensor._make(x.data.copy())
+    if x._data.dtype == np.bool_:
+        return Tensor._make(x._data.copy())
     return Sign.apply(x)
 
 
@@ -511,7 +511,7 @@ def sgn(input):
 def signbit(input):
     """True where the sign bit is set (negative numbers and -0.0); no graph."""
     x = _tensor(input)
-    return Tensor._make(array_module(x.data).signbit(x.data))
+    return Tensor._make(array_module(x._data).signbit(x._data))
 
 
 class Copysign(Op):
@@ -1383,7 +1383,7 @@ class Round(Op):
 
 def _keep_int(x: Tensor) -> Tensor:
     """Rounding an integer tensor changes nothing: a copy, as PyTorch returns."""
-    return Tensor._make(x.data.copy())
+    return Tensor._make(x._data.copy())
 
 
 def round(input, *, decimals: int = 0):
@@ -1486,7 +1486,7 @@ def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     x = _tensor(input)
-    kind = x.data.dtype.kind
+    kind = x._data.dtype.kind
     if (
         kind in "fV"
         and type(min) in (float, int, type(None))
@@ -1650,11 +1650,11 @@ def where(condition, input=None, other=None):
     """
     c = _tensor(condition)
     if input is None and other is None:
-        return tuple(Tensor._make(i.astype(backend.int64)) for i in c.data.nonzero())
-    if c.data.dtype != np.bool_:
+        return tuple(Tensor._make(i.astype(backend.int64)) for i in c._data.nonzero())
+    if c._data.dtype != np.bool_:
         raise RuntimeError(
             "where expected condition to be a boolean tensor, but got a tensor with dtype "
-            f"{backend.dtype_name(c.data.dtype)}"
+            f"{backend.dtype_name(c._data.dtype)}"
         )
     a, b = _as_operand(input), _as_operand(other)
     if isinstance(a, Tensor) and isinstance(b, Tensor):
@@ -1666,7 +1666,7 @@ def where(condition, input=None, other=None):
         dt = result_type(a, b)
     else:
         dt = _scalars_dtype(a, b)
-    xp = array_module(c.data)
+    xp = array_module(c._data)
     a = cast(a, dt) if isinstance(a, Tensor) else xp.asarray(a, dtype=dt)
     b = cast(b, dt) if isinstance(b, Tensor) else xp.asarray(b, dtype=dt)
     return Where.apply(c, a, b)
@@ -1706,7 +1706,7 @@ def lerp(input, end, weight):
     if isinstance(weight, Tensor):
         if _is_int(a):
             raise RuntimeError(f'"lerp_kernel_tensor" not implemented for {a.dtype} tensors')
-        weight = cast(weight, a.data.dtype)
+        weight = cast(weight, a._data.dtype)
     elif _is_int(a):
         raise RuntimeError(f'"lerp_kernel_scalar" not implemented for {a.dtype} tensors')
     return Lerp.apply(a, b, weight)
@@ -1732,7 +1732,7 @@ def nan_to_num(input, nan: float = 0.0, posinf: float | None = None, neginf: flo
     smallest finite numbers of the dtype)."""
     x = _tensor(input)
     if _is_int(x):
-        return Tensor._make(x.data.copy())
+        return Tensor._make(x._data.copy())
     return NanToNum.apply(x, nan, posinf, neginf)
 
 
@@ -1763,7 +1763,7 @@ def _raw_operands(input, other):
     a = _as_operand(input)
     b = _as_operand(other)
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        da, db = a.data, b.data
+        da, db = a._data, b._data
         if da.dtype != db.dtype:
             dt = result_type(a, b)
             da, db = da.astype(dt, copy=False), db.astype(dt, copy=False)
@@ -1771,7 +1771,7 @@ def _raw_operands(input, other):
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"expected a Tensor operand, got {type(a).__name__} and {type(b).__name__}")
     t, s = (a, b) if isinstance(a, Tensor) else (b, a)
-    d = t.data
+    d = t._data
     if category(_scalar_dtype(s)) > category(d.dtype):
         d = d.astype(result_type(t, s))
     return (d, s) if t is a else (s, d)
@@ -1817,7 +1817,7 @@ def ge(input, other):
 
 def _predicate(name, input):
     x = _tensor(input)
-    return Tensor._make(getattr(array_module(x.data), name)(x.data))
+    return Tensor._make(getattr(array_module(x._data), name)(x._data))
 
 
 def isnan(input):
@@ -1834,12 +1834,12 @@ def isfinite(input):
 
 def isposinf(input):
     x = _tensor(input)
-    return Tensor._make(x.data == np.inf)
+    return Tensor._make(x._data == np.inf)
 
 
 def isneginf(input):
     x = _tensor(input)
-    return Tensor._make(x.data == -np.inf)
+    return Tensor._make(x._data == -np.inf)
 
 
 def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
@@ -1850,7 +1850,7 @@ def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: b
 
 def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
     """True if isclose holds everywhere."""
-    return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
 
 
 def equal(input, other) -> bool:
@@ -1912,12 +1912,12 @@ def bitwise_xor(input, other):
 def bitwise_not(input):
     """~input: logical not for bool tensors, two's complement not for integers."""
     x = _tensor(input)
-    if x.data.dtype.kind not in "biu":
+    if x._data.dtype.kind not in "biu":
         raise RuntimeError(
             f"bitwise_not is only defined for integer and bool tensors, got "
-            f"{backend.dtype_name(x.data.dtype)}; for a mask use logical_not"
+            f"{backend.dtype_name(x._data.dtype)}; for a mask use logical_not"
         )
-    return Tensor._make(array_module(x.data).invert(x.data))
+    return Tensor._make(array_module(x._data).invert(x._data))
 
 
 def heaviside(input, values):
@@ -1956,13 +1956,13 @@ class CopyFrom(Op):
 def _tracks(x: Tensor, src) -> bool:
     """Does writing `src` into x need a graph node? (Under no_grad, or with nothing that
     requires grad, an in-place write is just a memory write.)"""
-    if not engine._grad_enabled or x.data.dtype.kind not in "fcV":
+    if not engine._grad_enabled or x._data.dtype.kind not in "fcV":
         return False
     return x.requires_grad or (isinstance(src, Tensor) and src.requires_grad)
 
 
 def _write(x: Tensor, value, op: str) -> Tensor:
-    """x.data[...] = value, with PyTorch's errors, and a version bump."""
+    """x._data[...] = value, with PyTorch's errors, and a version bump."""
     check_inplace(x, op)
     if not writeable(x):
         raise RuntimeError(
@@ -1972,23 +1972,23 @@ def _write(x: Tensor, value, op: str) -> Tensor:
     if is_array(value) and backend.device_of(value) != x.device:
         value = backend.to_device(value, x.device)
     try:
-        x.data[...] = value
+        x._data[...] = value
     except ValueError:
         raise RuntimeError(
             f"{op}: the source of shape {list(np.shape(value))} cannot be broadcast to the "
-            f"destination's shape {list(x.data.shape)}"
+            f"destination's shape {list(x._data.shape)}"
         ) from None
-    x._version.bump(op)
+    x._vc.bump(op)
     return x
 
 
 def fill_(input, value):
     """Fill input with `value` (a number or a 0-d tensor, which gets a gradient)."""
     if isinstance(value, Tensor):
-        if value.data.ndim != 0:
+        if value._data.ndim != 0:
             raise RuntimeError(
                 "fill_ only supports 0-dimension value tensor but got tensor with "
-                f"{value.data.ndim} dimensions."
+                f"{value._data.ndim} dimensions."
             )
         if value.device != input.device:
             value = value.to(input.device)
@@ -2009,11 +2009,11 @@ def copy_(input, src, non_blocking: bool = False):
     if src.device != input.device:
         src = src.to(input.device)
     if not _tracks(input, src):
-        return _write(input, src.data, "copy_")
-    if tuple(np.broadcast_shapes(src.data.shape, input.data.shape)) != tuple(input.data.shape):
+        return _write(input, src._data, "copy_")
+    if tuple(np.broadcast_shapes(src._data.shape, input._data.shape)) != tuple(input._data.shape):
         raise RuntimeError(
-            f"copy_: the source of shape {list(src.data.shape)} cannot be broadcast to the "
-            f"destination's shape {list(input.data.shape)}"
+            f"copy_: the source of shape {list(src._data.shape)} cannot be broadcast to the "
+            f"destination's shape {list(input._data.shape)}"
         )
     return commit_inplace(input, CopyFrom.apply(input, src), "copy_")
 
@@ -2022,13 +2022,13 @@ def _fast_inplace(x: Tensor, other, ufunc, alpha, op: str) -> bool:
     """x op= other as one NumPy call into x's memory, where no graph is needed and x keeps its
     dtype (the optimizer-step case, `p -= lr * p.grad` under no_grad). False: take the general
     path, which also gives the errors."""
-    d = x.data
+    d = x._data
     if d.__class__ is not np.ndarray or not d.flags.writeable or d.dtype.kind != "f":
         return False
     if isinstance(other, Tensor):
         if engine._grad_enabled and (x.requires_grad or other.requires_grad):
             return False
-        o = other.data
+        o = other._data
         if o.__class__ is not np.ndarray or o.dtype != d.dtype:
             return False
     elif type(other) is float or type(other) is int:
@@ -2043,7 +2043,7 @@ def _fast_inplace(x: Tensor, other, ufunc, alpha, op: str) -> bool:
         ufunc(d, o, out=d)
     except ValueError:  # o does not broadcast to x's shape: the general path says so
         return False
-    x._version.bump(op)
+    x._vc.bump(op)
     return True
 
 

@@ -72,7 +72,7 @@ def _convert_index(idx, xp=np):
             return idx
         return tuple(_convert_index(i, xp) for i in idx)
     if isinstance(idx, Tensor):
-        a = idx.data
+        a = idx._data
         if a.ndim == 0 and a.dtype.kind in "i":
             return int(a)
         if a.dtype == backend.uint8:
@@ -196,7 +196,7 @@ def index_add_zeros(shape, idx, v):
 def getitem(x: Tensor, index) -> Tensor:
     """x[index] with PyTorch's (and NumPy's) rules: basic indices give views, integer arrays and
     masks give copies; the gradient of repeated indices adds up."""
-    idx = _convert_index(index, array_module(x.data))
+    idx = _convert_index(index, array_module(x._data))
     basic = _is_basic(idx)
     if basic:
         idx = _with_ellipsis(idx)
@@ -215,7 +215,7 @@ def getitem(x: Tensor, index) -> Tensor:
 
 def setitem_(x: Tensor, index, value) -> None:
     """x[index] = value, in place; differentiable with respect to x's old value and value."""
-    xp = array_module(x.data)
+    xp = array_module(x._data)
     idx = _convert_index(index, xp)
     if _is_basic(idx):
         idx = _with_ellipsis(idx)
@@ -226,9 +226,9 @@ def setitem_(x: Tensor, index, value) -> None:
             f"setitem: value is on {value.device} but the tensor is on {x.device}; move it "
             "with .to(device) first"
         )
-    if value.data.dtype != x.data.dtype:
-        value = cast(value, x.data.dtype)
-    value = _drop_leading_ones(value, x.data, idx)
+    if value._data.dtype != x._data.dtype:
+        value = cast(value, x._data.dtype)
+    value = _drop_leading_ones(value, x._data, idx)
     _check_writable(x, "setitem", value.requires_grad)
     if engine._grad_enabled and (x.requires_grad or value.requires_grad):
         if x._base is not None:
@@ -240,15 +240,15 @@ def setitem_(x: Tensor, index, value) -> None:
         x.grad_fn = out.grad_fn
         x._output_nr = 0
         x.requires_grad = True
-        x._version.bump("setitem")
+        x._vc.bump("setitem")
         return
     if not writeable(x):
         raise RuntimeError(
             "setitem on a tensor whose memory is read-only (an expanded or broadcast view): "
             "call .clone() first"
         )
-    x.data[idx] = value.data
-    x._version.bump("setitem")
+    x._data[idx] = value._data
+    x._vc.bump("setitem")
 
 
 def _check_writable(x: Tensor, op: str, value_requires_grad: bool) -> None:
@@ -279,7 +279,7 @@ def _commit(input: Tensor, out: Tensor, op: str) -> Tensor:
 def _drop_leading_ones(value: Tensor, x, idx) -> Tensor:
     """x[i] = v with v of shape (1, 1, n): NumPy and PyTorch drop the leading 1s; the gradient
     of v must keep them, so reshape explicitly."""
-    shape = value.data.shape
+    shape = value._data.shape
     if not shape or shape[0] != 1:
         return value
     target = x[idx].ndim
@@ -293,22 +293,22 @@ def _drop_leading_ones(value: Tensor, x, idx) -> Tensor:
 
 
 def _detached_copy(x):
-    t = Tensor._make(x.data.copy(), x.grad_fn, x._output_nr)
+    t = Tensor._make(x._data.copy(), x.grad_fn, x._output_nr)
     t.requires_grad = x.requires_grad
     return t
 
 
 def _value_tensor(value, like):
-    xp = array_module(like.data)
+    xp = array_module(like._data)
     if isinstance(value, np.ndarray) and xp is not np:
         value = xp.asarray(value)
-    return Tensor._make(xp.asarray(value, dtype=like.data.dtype))
+    return Tensor._make(xp.asarray(value, dtype=like._data.dtype))
 
 
 def _put(input: Tensor, idx, value) -> Tensor:
     """A copy of input with copy[idx] = value (out of place; differentiable in both)."""
-    if isinstance(value, Tensor) and value.data.dtype != input.data.dtype:
-        value = cast(value, input.data.dtype)
+    if isinstance(value, Tensor) and value._data.dtype != input._data.dtype:
+        value = cast(value, input._data.dtype)
     return SetItem.apply(clone(input), value, idx)
 
 
@@ -317,7 +317,7 @@ def _index_array(index, name: str):
     """An integer Tensor (or list) as an integer array, with PyTorch's dtype error."""
     if not isinstance(index, Tensor):
         index = Tensor._make(np.asarray(index, dtype=np.int64))
-    a = index.data
+    a = index._data
     if a.dtype.kind not in "iu":
         raise RuntimeError(
             f"{name}(): Expected dtype int64 for index, got {backend.dtype_name(a.dtype)}"
@@ -349,7 +349,7 @@ def _gather_index(index, axis: int):
 
 
 def _check_gather(input: Tensor, index, axis: int, name: str, src=None) -> None:
-    shape = input.data.shape
+    shape = input._data.shape
     if index.ndim != max(len(shape), 1) and not (index.ndim == 0 and len(shape) == 0):
         raise RuntimeError(
             f"{name}(): Index tensor must have the same number of dimensions as input tensor "
@@ -362,22 +362,22 @@ def _check_gather(input: Tensor, index, axis: int, name: str, src=None) -> None:
                 f"{list(index.shape)} to be smaller than self {list(shape)} apart from "
                 f"dimension {axis}"
             )
-        if src is not None and src.data.ndim == index.ndim and index.shape[d] > src.data.shape[d]:
+        if src is not None and src._data.ndim == index.ndim and index.shape[d] > src._data.shape[d]:
             raise RuntimeError(
                 f"{name}(): Expected index {list(index.shape)} to be smaller than src "
-                f"{list(src.data.shape)} in every dimension"
+                f"{list(src._data.shape)} in every dimension"
             )
     _check_bounds(index, shape[axis] if shape else 1, axis, name)
 
 
 def _as_1d(input: Tensor):
 
-    return reshape(input, (1,)) if input.data.ndim == 0 else input
+    return reshape(input, (1,)) if input._data.ndim == 0 else input
 
 
 def _restore(out: Tensor, input: Tensor) -> Tensor:
     """Undo _as_1d on a result that has the input's single element."""
-    if input.data.ndim == 0 and out.data.shape == (1,):
+    if input._data.ndim == 0 and out._data.shape == (1,):
         return reshape_new(out, ())
     return out
 
@@ -389,8 +389,8 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
     if a.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     x = _as_1d(input)
-    axis = canonical_dim(dim, x.data.ndim)
-    _check_bounds(a, x.data.shape[axis], axis, "index_select")
+    axis = canonical_dim(dim, x._data.ndim)
+    _check_bounds(a, x._data.shape[axis], axis, "index_select")
     return _restore(GetItem.apply(x, (_ALL,) * axis + (a.reshape(-1),)), input)
 
 
@@ -398,9 +398,9 @@ def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tens
     """out[i][j][k] = input[index[i][j][k]][j][k] (for dim=0, and so on): the entries chosen by
     `index` along `dim`; the output has index's shape."""
     a = _index_array(index, "gather")
-    axis = canonical_dim(dim, input.data.ndim)
+    axis = canonical_dim(dim, input._data.ndim)
     _check_gather(input, a, axis, "gather")
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         return GetItem.apply(_as_1d(input), (a,))
     return GetItem.apply(input, _gather_index(a, axis))
 
@@ -408,7 +408,7 @@ def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tens
 def take(input: Tensor, index) -> Tensor:
     """The entries of the flattened input at `index` (any shape; negative counts from the end)."""
     a = _index_array(index, "take")
-    n = input.data.size
+    n = input._data.size
     _check_bounds(a, n, 0, "take", negative_ok=True)
     return GetItem.apply(reshape(input, (n,)), (a,))
 
@@ -418,19 +418,19 @@ def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
     (both flattened when dim is None)."""
     a = _index_array(indices, "take_along_dim")
     if dim is None:
-        flat = reshape(input, (input.data.size,))
+        flat = reshape(input, (input._data.size,))
         return gather(flat, 0, Tensor._make(a.reshape(-1)))
-    n = input.data.ndim
+    n = input._data.ndim
     axis = canonical_dim(dim, n)
     if a.ndim != n:
         raise RuntimeError(
             f"torch.take_along_dim(): input and indices should have the same number of "
             f"dimensions, but got {n} dimensions for input, and {a.ndim} dimensions for indices"
         )
-    shape_in, shape_ix = list(input.data.shape), list(a.shape)
+    shape_in, shape_ix = list(input._data.shape), list(a.shape)
     shape_in[axis] = shape_ix[axis] = 1
     common = np.broadcast_shapes(tuple(shape_in), tuple(shape_ix))
-    x_shape = common[:axis] + (input.data.shape[axis],) + common[axis + 1 :]
+    x_shape = common[:axis] + (input._data.shape[axis],) + common[axis + 1 :]
     ix_shape = common[:axis] + (a.shape[axis],) + common[axis + 1 :]
     a = array_module(a).broadcast_to(a, ix_shape)
     return gather(expand(input, x_shape), axis, Tensor._make(a))
@@ -440,13 +440,13 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """The entries of `input` where `mask` (broadcast with it) is True, as a 1-d tensor."""
 
     m = _mask_array(mask, "masked_select")
-    shape = np.broadcast_shapes(input.data.shape, m.shape)
+    shape = np.broadcast_shapes(input._data.shape, m.shape)
     m = array_module(m).broadcast_to(m, shape)
     return GetItem.apply(expand(input, shape), (m,))
 
 
 def _mask_array(mask, name: str):
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise RuntimeError(
             f"{name} only supports boolean masks, but got mask with dtype "
@@ -458,16 +458,16 @@ def _mask_array(mask, name: str):
 # --------------------------------------------------------------------------- writing by index
 def _src_part(src: Tensor, index) -> Tensor:
     """src's leading corner of index's shape (scatter reads src only there)."""
-    if src.data.shape == index.shape:
+    if src._data.shape == index.shape:
         return src
     return getitem(src, tuple(slice(0, n) for n in index.shape))
 
 
 def _check_same_dtype(input: Tensor, src: Tensor, name: str) -> None:
-    if src.data.dtype != input.data.dtype:
+    if src._data.dtype != input._data.dtype:
         raise RuntimeError(
             f"{name}(): Expected self.dtype to be equal to src.dtype (got "
-            f"{backend.dtype_name(input.data.dtype)} and {backend.dtype_name(src.data.dtype)}); "
+            f"{backend.dtype_name(input._data.dtype)} and {backend.dtype_name(src._data.dtype)}); "
             "convert one of them with .to(dtype)"
         )
 
@@ -481,7 +481,7 @@ def scatter(input: Tensor, dim: int, index, src=None, value=None, *, reduce=None
     if src is None:
         raise TypeError("scatter() missing the source: pass src (a Tensor) or value (a number)")
     a = _index_array(index, "scatter")
-    axis = canonical_dim(dim, input.data.ndim)
+    axis = canonical_dim(dim, input._data.ndim)
     is_tensor = isinstance(src, Tensor)
     _check_gather(input, a, axis, "scatter", src if is_tensor else None)
     if is_tensor:
@@ -502,8 +502,8 @@ def scatter(input: Tensor, dim: int, index, src=None, value=None, *, reduce=None
 
 def _scatter_multiply(input, axis, a, src):
     """scatter(reduce='multiply'): no gradient, as in PyTorch."""
-    x = input.data.copy()
-    s = src.data if isinstance(src, Tensor) else src
+    x = input._data.copy()
+    s = src._data if isinstance(src, Tensor) else src
     if is_array(s) and s.ndim:
         s = s[tuple(slice(0, n) for n in a.shape)]
     array_module(x).multiply.at(x, _gather_index(a, axis), s)
@@ -514,11 +514,11 @@ def scatter_add(input: Tensor, dim: int, index, src: Tensor) -> Tensor:
     """A copy of input with out[index[i][j]][j] += src[i][j] (for dim=0, and so on); repeated
     positions add up."""
     a = _index_array(index, "scatter_add")
-    axis = canonical_dim(dim, input.data.ndim)
+    axis = canonical_dim(dim, input._data.ndim)
     _check_gather(input, a, axis, "scatter_add", src)
     _check_same_dtype(input, src, "scatter_add")
     x, a = _as_1d(input), a.reshape(-1) if a.ndim == 0 else a
-    added = index_add_zeros(x.data.shape, _gather_index(a, axis), _src_part(_as_1d(src), a))
+    added = index_add_zeros(x._data.shape, _gather_index(a, axis), _src_part(_as_1d(src), a))
     return _restore(x + added, input)
 
 
@@ -527,27 +527,27 @@ def index_add(input: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Ten
     repeated indices add up."""
     a = _index_array(index, "index_add")
     x = _as_1d(input)
-    axis = canonical_dim(dim, x.data.ndim)
-    _check_bounds(a, x.data.shape[axis], axis, "index_add")
+    axis = canonical_dim(dim, x._data.ndim)
+    _check_bounds(a, x._data.shape[axis], axis, "index_add")
     _check_same_dtype(input, source, "index_add")
     _check_source(x, axis, a, source, "index_add_")
     if alpha != 1:
         source = source * alpha
     src = _as_1d(source)
-    out = x + index_add_zeros(x.data.shape, (_ALL,) * axis + (a.reshape(-1),), src)
+    out = x + index_add_zeros(x._data.shape, (_ALL,) * axis + (a.reshape(-1),), src)
     return _restore(out, input)
 
 
 def _check_source(x: Tensor, axis: int, index, source: Tensor, name: str) -> None:
     """index_add/index_copy: source is input with dim `axis` replaced by len(index)."""
-    expected = list(x.data.shape)
+    expected = list(x._data.shape)
     expected[axis] = index.size
-    got = list(source.data.shape) if source.data.ndim else [1]
+    got = list(source._data.shape) if source._data.ndim else [1]
     if got != expected:
         raise RuntimeError(
             f"{name}(): source tensor shape must match self tensor shape, excluding the "
-            f"specified dimension. Got self.shape = {list(x.data.shape)} source.shape = "
-            f"{list(source.data.shape)} (with {index.size} indices, source should have shape "
+            f"specified dimension. Got self.shape = {list(x._data.shape)} source.shape = "
+            f"{list(source._data.shape)} (with {index.size} indices, source should have shape "
             f"{expected})"
         )
 
@@ -556,8 +556,8 @@ def index_copy(input: Tensor, dim: int, index, source: Tensor) -> Tensor:
     """A copy of input with out[…, index[i], …] = source[…, i, …] along `dim`."""
     a = _index_array(index, "index_copy")
     x = _as_1d(input)
-    axis = canonical_dim(dim, x.data.ndim)
-    _check_bounds(a, x.data.shape[axis], axis, "index_copy")
+    axis = canonical_dim(dim, x._data.ndim)
+    _check_bounds(a, x._data.shape[axis], axis, "index_copy")
     _check_same_dtype(input, source, "index_copy")
     _check_source(x, axis, a, source, "index_copy_")
     out = _put(x, (_ALL,) * axis + (a.reshape(-1),), _as_1d(source))
@@ -569,17 +569,17 @@ def index_fill(input: Tensor, dim: int, index, value) -> Tensor:
     0-d tensor, which gets the gradient of every filled entry)."""
     a = _index_array(index, "index_fill")
     x = _as_1d(input)
-    axis = canonical_dim(dim, x.data.ndim)
-    _check_bounds(a, x.data.shape[axis], axis, "index_fill")
+    axis = canonical_dim(dim, x._data.ndim)
+    _check_bounds(a, x._data.shape[axis], axis, "index_fill")
     _check_scalar_value(value, "index_fill")
     return _restore(_put(x, (_ALL,) * axis + (a.reshape(-1),), value), input)
 
 
 def _check_scalar_value(value, name: str) -> None:
-    if isinstance(value, Tensor) and value.data.ndim:
+    if isinstance(value, Tensor) and value._data.ndim:
         raise RuntimeError(
             f"{name} only supports a 0-dimensional value tensor, but got tensor with "
-            f"{value.data.ndim} dimension(s)."
+            f"{value._data.ndim} dimension(s)."
         )
 
 
@@ -587,7 +587,7 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     """A copy of input with `value` (a number or a 0-d tensor) where `mask` (broadcast) is True."""
     m = _mask_array(mask, "masked_fill_")
     _check_scalar_value(value, "masked_fill_")
-    shape = np.broadcast_shapes(input.data.shape, m.shape)
+    shape = np.broadcast_shapes(input._data.shape, m.shape)
     if m.shape != shape:
         m = array_module(m).broadcast_to(m, shape)
     return _put(expand(input, shape), m, value)
@@ -597,15 +597,15 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     """A copy of input whose entries where `mask` is True take source's elements in order."""
 
     m = _mask_array(mask, "masked_scatter_")
-    shape = np.broadcast_shapes(input.data.shape, m.shape)
+    shape = np.broadcast_shapes(input._data.shape, m.shape)
     m = array_module(m).broadcast_to(m, shape)
     k = int(m.sum())
-    if source.data.size < k:
+    if source._data.size < k:
         raise RuntimeError(
-            f"Number of elements of source < number of ones in mask ({source.data.size} < {k})"
+            f"Number of elements of source < number of ones in mask ({source._data.size} < {k})"
         )
-    flat = reshape(source, (source.data.size,))
-    vals = flat if source.data.size == k else getitem(flat, slice(0, k))
+    flat = reshape(source, (source._data.size,))
+    vals = flat if source._data.size == k else getitem(flat, slice(0, k))
     return _put(expand(input, shape), m, vals)
 
 
@@ -613,25 +613,25 @@ def put(input: Tensor, index, source: Tensor, accumulate: bool = False) -> Tenso
     """A copy of input with the flattened entries at `index` set to (or, with accumulate,
     increased by) source's elements."""
     a = _index_array(index, "put").reshape(-1)
-    n = input.data.size
+    n = input._data.size
     _check_bounds(a, n, 0, "put", negative_ok=True)
     flat = reshape(input, (n,))
-    src = reshape(source, (source.data.size,))
+    src = reshape(source, (source._data.size,))
     if accumulate:
         out = flat + index_add_zeros((n,), (a,), src)
     else:
         out = _put(flat, (a,), src)
-    return reshape_new(out, input.data.shape)
+    return reshape_new(out, input._data.shape)
 
 
 def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:
     """A copy of input with out[indices] = values (or += values with accumulate, where
     repeated indices add up); `indices` is a tuple of index tensors."""
-    idx = _convert_index(tuple(indices), array_module(input.data))
+    idx = _convert_index(tuple(indices), array_module(input._data))
     if not isinstance(values, Tensor):
         values = _value_tensor(values, input)
     if accumulate:
-        return input + index_add_zeros(input.data.shape, idx, values)
+        return input + index_add_zeros(input._data.shape, idx, values)
     return _put(input, idx, values)
 
 
@@ -694,8 +694,8 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     """(values, indices) sorted along `dim`; always stable (ties keep their order); NaN sorts
     as the largest value. The gradient flows to the values' original positions."""
     x = _as_1d(input)
-    axis = canonical_dim(dim, x.data.ndim)
-    values, indices = _take_sorted(x, _argsort(x.data, axis, descending), axis, sort_return)
+    axis = canonical_dim(dim, x._data.ndim)
+    values, indices = _take_sorted(x, _argsort(x._data, axis, descending), axis, sort_return)
     return sort_return(_restore(values, input), _restore(indices, input))
 
 
@@ -712,11 +712,11 @@ def msort(input: Tensor) -> Tensor:
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
     """(values, indices) of the k largest (or smallest) entries along `dim`, in sorted order."""
     x = _as_1d(input)
-    axis = canonical_dim(dim, x.data.ndim)
-    n = x.data.shape[axis]
+    axis = canonical_dim(dim, x._data.ndim)
+    n = x._data.shape[axis]
     if not 0 <= k <= n:
         raise RuntimeError(f"selected index k out of range (k={k}, dimension {dim} has size {n})")
-    order = _argsort(x.data, axis, largest)[(_ALL,) * axis + (slice(0, k),)]
+    order = _argsort(x._data, axis, largest)[(_ALL,) * axis + (slice(0, k),)]
     values, indices = _take_sorted(x, order, axis, topk_return)
     return topk_return(_restore(values, input), _restore(indices, input))
 
@@ -724,14 +724,14 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     """(values, indices) of the k-th smallest entry (k from 1) along `dim`."""
     x = _as_1d(input)
-    axis = canonical_dim(dim, x.data.ndim)
-    n = x.data.shape[axis]
+    axis = canonical_dim(dim, x._data.ndim)
+    n = x._data.shape[axis]
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {dim}")
-    order = _argsort(x.data, axis, False)[(_ALL,) * axis + (slice(k - 1, k),)]
+    order = _argsort(x._data, axis, False)[(_ALL,) * axis + (slice(k - 1, k),)]
     values, indices = _take_sorted(x, order, axis, kthvalue_return)
-    if not keepdim or input.data.ndim == 0:
-        shape = values.data.shape[:axis] + values.data.shape[axis + 1 :]
+    if not keepdim or input._data.ndim == 0:
+        shape = values._data.shape[:axis] + values._data.shape[axis + 1 :]
         values, indices = reshape_new(values, shape), reshape_new(indices, shape)
     return kthvalue_return(values, indices)
 
@@ -739,7 +739,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
 def nonzero(input: Tensor, *, as_tuple: bool = False):
     """The indices of the nonzero entries: an int64 tensor of shape (count, ndim), or with
     as_tuple one 1-d tensor per dim (a 0-d input counts as 1-d there)."""
-    x = input.data
+    x = input._data
     xp = array_module(x)
     if as_tuple:
         return tuple(Tensor._make(i.astype(backend.int64)) for i in xp.nonzero(xp.atleast_1d(x)))
@@ -759,7 +759,7 @@ def unique(
     dim: int | None = None,
 ):
     """The distinct values (sorted), and optionally the inverse indices and counts; no graph."""
-    x = input.data
+    x = input._data
     xp = array_module(x)
     axis = None if dim is None else canonical_dim(dim, x.ndim)
     values, inverse, counts = xp.unique(x, return_inverse=True, return_counts=True, axis=axis)
@@ -780,12 +780,12 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *, ou
         xp = array_module(r)
         return Tensor._make(xp.repeat(xp.arange(r.size), r).astype(backend.int64))
     if dim is None:
-        input, dim = reshape(input, (input.data.size,)), 0
+        input, dim = reshape(input, (input._data.size,)), 0
     x = _as_1d(input)
-    axis = canonical_dim(dim, x.data.ndim)
-    n = x.data.shape[axis]
-    r = repeats.data if isinstance(repeats, Tensor) else repeats
-    xp = array_module(x.data)
+    axis = canonical_dim(dim, x._data.ndim)
+    n = x._data.shape[axis]
+    r = repeats._data if isinstance(repeats, Tensor) else repeats
+    xp = array_module(x._data)
     positions = xp.repeat(xp.arange(n), r)
     return GetItem.apply(x, (_ALL,) * axis + (positions,))
 

@@ -62,7 +62,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         >>> F.linear(torch.ones(2, 3), torch.ones(4, 3), torch.zeros(4)).shape
         chainrule.Size([2, 4])
     """
-    xd, wd = input.data, weight.data  # raw arrays: this check runs on every layer call
+    xd, wd = input._data, weight._data  # raw arrays: this check runs on every layer call
     if wd.ndim != 2 or xd.ndim == 0:
         y = matmul(input, weight.T if wd.ndim == 2 else weight)
         return y if bias is None else y + bias
@@ -70,7 +70,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         check_same_device(input, weight)
     if xd.shape[-1] != wd.shape[1] or xd.dtype != wd.dtype:
         _check_linear(input, weight)
-    if bias is not None and (bias.data.dtype != wd.dtype or bias.data.shape != wd.shape[:1]):
+    if bias is not None and (bias._data.dtype != wd.dtype or bias._data.shape != wd.shape[:1]):
         _check_linear(input, weight, bias)
     return Linear.apply(input, weight, bias)
 
@@ -145,7 +145,7 @@ def _check_p(p: float) -> None:
 
 def _keep_mask(x: Tensor, p: float, shape) -> np.ndarray:
     """1 with probability 1 - p, else 0, in x's dtype (and on x's device)."""
-    dt = x.data.dtype
+    dt = x._data.dtype
     u = _gen(None).random(shape, dtype=np.float32 if dt == np.float32 else np.float64)
     m = (u >= p).astype(dt)
     return backend.to_device(m, x.device) if x.device.type != "cpu" else m
@@ -163,7 +163,7 @@ def _dropout(x: Tensor, p: float, training: bool, inplace: bool, feature: bool, 
     if not training or p == 0.0 or x.numel() == 0:
         return x
     if p == 1.0:
-        m = array_module(x.data).zeros(_noise_shape(x, feature), x.data.dtype)
+        m = array_module(x._data).zeros(_noise_shape(x, feature), x._data.dtype)
     else:
         m = _keep_mask(x, p, _noise_shape(x, feature))
         m *= 1.0 / (1.0 - p)  # scale the kept units so that the expectation is unchanged
@@ -256,12 +256,12 @@ def _alpha_dropout(x, p, training, inplace, feature, name):
         return x
     shape = _noise_shape(x, feature)
     if p == 1.0:
-        y = MaskedAffine.apply(x, array_module(x.data).zeros(shape, x.data.dtype), None)
+        y = MaskedAffine.apply(x, array_module(x._data).zeros(shape, x._data.dtype), None)
     else:
         keep = _keep_mask(x, p, shape)
         a = 1.0 / math.sqrt((_ALPHA_PRIME**2 * p + 1) * (1 - p))
         shift = (keep - 1) * (_ALPHA_PRIME * a) + _ALPHA_PRIME * a * p
-        y = MaskedAffine.apply(x, keep * a, shift.astype(x.data.dtype))
+        y = MaskedAffine.apply(x, keep * a, shift.astype(x._data.dtype))
     return commit_inplace(x, y, name + "_") if inplace else y
 
 
@@ -360,7 +360,7 @@ def embedding(
         if padding_idx >= n or padding_idx < -n:
             raise AssertionError("Padding_idx must be within num_embeddings")
         padding_idx %= n
-    idx = input.data
+    idx = input._data
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
         bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
         raise IndexError(
@@ -375,14 +375,14 @@ def embedding(
 def _embedding_renorm_(weight: Tensor, idx, max_norm: float, norm_type: float) -> None:
     """Scale the rows of weight named in idx to norm ≤ max_norm, in place and without a graph
     (PyTorch's embedding_renorm_)."""
-    xp = array_module(weight.data)
+    xp = array_module(weight._data)
     rows = xp.unique(idx.reshape(-1))
-    w = weight.data[rows]
+    w = weight._data[rows]
     norms = xp.sum(xp.abs(w) ** norm_type, axis=1) ** (1.0 / norm_type)
     scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(w.dtype)
     with engine.no_grad():
-        weight.data[rows] = w * scale[:, None]
-        weight._version.bump("embedding_renorm_")
+        weight._data[rows] = w * scale[:, None]
+        weight._vc.bump("embedding_renorm_")
 
 
 # torch.bilinear matches F.bilinear; torch.dropout(input, p, train) and torch.embedding(weight,

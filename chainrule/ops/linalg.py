@@ -95,9 +95,9 @@ def _operands(fn, a, b, names=("input", "other")):
 
 
 def _same_dtype(a, b, what="m1 and m2") -> None:
-    if a.data.dtype != b.data.dtype:
+    if a._data.dtype != b._data.dtype:
         raise RuntimeError(
-            f"expected {what} to have the same dtype, but got: {a.data.dtype} != {b.data.dtype}. "
+            f"expected {what} to have the same dtype, but got: {a._data.dtype} != {b._data.dtype}. "
             "chainrule, like PyTorch, does not promote in matrix products: cast one operand "
             "with .to(other.dtype)"
         )
@@ -158,7 +158,7 @@ def matmul(input, other):
         tensor([3., 3.])
     """
     if isinstance(input, Tensor) and isinstance(other, Tensor):  # the hot case, checked cheaply
-        da, db = input.data, other.data
+        da, db = input._data, other._data
         if (da.ndim == 2 and db.ndim == 2 and da.shape[1] == db.shape[0]
                 and da.dtype is db.dtype and da.__class__ is db.__class__):  # fmt: skip
             return MatMul.apply(input, other)
@@ -224,10 +224,10 @@ def dot(input, tensor):
     a, b = _operands("dot", input, tensor, ("input", "tensor"))
     if a.ndim != 1 or b.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
-    if a.data.dtype != b.data.dtype:
+    if a._data.dtype != b._data.dtype:
         raise RuntimeError(
-            f"dot : expected both vectors to have same dtype, but found {a.data.dtype} and "
-            f"{b.data.dtype}"
+            f"dot : expected both vectors to have same dtype, but found {a._data.dtype} and "
+            f"{b._data.dtype}"
         )
     if a.shape[0] != b.shape[0]:
         raise RuntimeError(_mismatch(a.shape, b.shape))
@@ -236,7 +236,7 @@ def dot(input, tensor):
 
 def vdot(input, other):
     """dot(conj(input), other) of two 1-D tensors; the same as dot for real tensors."""
-    if input.data.dtype.kind == "c":
+    if input._data.dtype.kind == "c":
         raise NotImplementedError("vdot of complex tensors is not implemented in chainrule")
     return dot(input, other)
 
@@ -332,7 +332,7 @@ def _einsum_grad(equation, terms, out, xs, k, gy):
     identity matrix; one that only x_k has gets a ones vector."""
     x = xs[k]
     xp = array_module(x)  # a Tensor under create_graph, where gy may still be an array
-    rxp = array_module(x.data if isinstance(x, Tensor) else x)
+    rxp = array_module(x._data if isinstance(x, Tensor) else x)
     dtype = x.dtype
     in_terms = [out] + [t for j, t in enumerate(terms) if j != k]
     ops = [gy] + [o for j, o in enumerate(xs) if j != k]
@@ -483,10 +483,10 @@ def einsum(equation, *operands):
     eq = _parse_einsum(equation, [x.shape for x in xs])
     check_same_device(*xs)
     for i, x in enumerate(xs[1:], 1):
-        if x.data.dtype != xs[0].data.dtype:
+        if x._data.dtype != xs[0]._data.dtype:
             raise RuntimeError(
                 f"einsum(): expected all operands to have the same dtype, but operand {i} is "
-                f"{x.data.dtype} and operand 0 is {xs[0].data.dtype}; cast with .to(dtype)"
+                f"{x._data.dtype} and operand 0 is {xs[0]._data.dtype}; cast with .to(dtype)"
             )
     return Einsum.apply(eq, *xs)
 

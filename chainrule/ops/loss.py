@@ -191,8 +191,8 @@ def _class_targets(input: Tensor, target: Tensor, weight, ignore_index: int, nam
     the pick: idx (N, 1, d…), each target's class (ignored ones point at class 0); wt (N, d…),
     each target's weight, 0 where ignored; keep (N, d…), the targets not ignored; w (C,) or
     None, the class weights in x's dtype."""
-    x = input.data
-    t = target.data
+    x = input._data
+    t = target._data
     n, c = x.shape[0], x.shape[1]
     if t.ndim == 0 or t.shape[0] != n:
         got = t.shape[0] if t.ndim else "a 0-d target"
@@ -212,17 +212,17 @@ def _class_targets(input: Tensor, target: Tensor, weight, ignore_index: int, nam
         )
     w = None
     if weight is not None:
-        if weight.data.ndim != 1 or weight.data.shape[0] != c:
+        if weight._data.ndim != 1 or weight._data.shape[0] != c:
             raise RuntimeError(
                 f"weight tensor should be defined either for all {c} classes or no classes but "
-                f"got weight tensor of shape: {list(weight.data.shape)}"
+                f"got weight tensor of shape: {list(weight._data.shape)}"
             )
         if weight.requires_grad and engine._grad_enabled:
             raise RuntimeError(
                 f"The function '{name}' is not differentiable with respect to argument 'weight'. "
                 "This input cannot have requires_grad True: pass weight.detach()"
             )
-        w = weight.data.astype(x.dtype, copy=False)
+        w = weight._data.astype(x.dtype, copy=False)
     xp = array_module(t)
     keep = t != ignore_index
     safe = t if keep.all() else xp.where(keep, t, 0)
@@ -237,9 +237,9 @@ def _class_targets(input: Tensor, target: Tensor, weight, ignore_index: int, nam
 
 
 def _check_index_target(input: Tensor, target: Tensor, name: str) -> None:
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         raise ValueError(f"Expected 1 or more dimensions (got 0) for the input of {name}")
-    kind = target.data.dtype.kind
+    kind = target._data.dtype.kind
     if kind not in "iu":
         raise RuntimeError(
             f"expected target dtype to be Long or Byte, but got {_torch_dtype(target)}: class "
@@ -249,7 +249,7 @@ def _check_index_target(input: Tensor, target: Tensor, name: str) -> None:
 
 
 def _torch_dtype(t: Tensor) -> str:
-    return _torch_name(t.data.dtype)
+    return _torch_name(t._data.dtype)
 
 
 def _onehot(x_shape, idx, values, dtype):
@@ -411,8 +411,8 @@ def _check_smoothing(label_smoothing: float) -> None:
 
 def _as_batch(input: Tensor, target: Tensor):
     """(C,) input with a 0-d target is one sample: make it (1, C) and (1,)."""
-    if input.data.ndim == 1:
-        if target.data.ndim != 0:
+    if input._data.ndim == 1:
+        if target._data.ndim != 0:
             raise RuntimeError(
                 f"size mismatch (got input: {list(input.shape)}, target: "
                 f"{list(target.shape)}): a 1-D input (C,) takes a 0-d class index target"
@@ -486,10 +486,10 @@ def cross_entropy(
     """
     reduction = _reduction(size_average, reduce, reduction)
     _check_smoothing(label_smoothing)
-    if input.data.ndim and tuple(input.shape) == tuple(target.shape):
+    if input._data.ndim and tuple(input.shape) == tuple(target.shape):
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing)
     _check_index_target(input, target, "cross_entropy")
-    if input.data.dtype.kind not in "fV":
+    if input._data.dtype.kind not in "fV":
         raise RuntimeError(
             f"cross_entropy needs floating point logits, got {_torch_dtype(input)}: call "
             "input.float() first"
@@ -502,7 +502,7 @@ def cross_entropy(
 
 def _cross_entropy_probs(input, target, weight, ignore_index, reduction, smoothing):
     """Probability targets: -Σ_c w_c t_c log softmax(x)_c; 'mean' divides by N·d1…dk."""
-    if target.data.dtype.kind not in "fV":
+    if target._data.dtype.kind not in "fV":
         raise RuntimeError(
             "Expected floating point type for target with class probabilities, got "
             f"{_torch_dtype(target)}: class-index targets are (N, d1, ...), without the class "
@@ -510,7 +510,7 @@ def _cross_entropy_probs(input, target, weight, ignore_index, reduction, smoothi
         )
     if ignore_index >= 0:
         raise RuntimeError("ignore_index is not supported for floating point target")
-    cdim = 0 if input.data.ndim == 1 else 1
+    cdim = 0 if input._data.ndim == 1 else 1
     c = input.shape[cdim]
     logp = log_softmax(input, cdim)
     t = target * (1 - smoothing) + smoothing / c if smoothing > 0 else target
@@ -521,12 +521,12 @@ def _cross_entropy_probs(input, target, weight, ignore_index, reduction, smoothi
                 f"weight tensor should be defined either for all {c} classes or no classes but "
                 f"got weight tensor of shape: {list(weight.shape)}"
             )
-        loss = loss * weight.reshape((c,) + (1,) * (input.data.ndim - cdim - 1))
+        loss = loss * weight.reshape((c,) + (1,) * (input._data.ndim - cdim - 1))
     if reduction == "none":
         return -loss.sum(cdim)
     if reduction == "sum":
         return -loss.sum()
-    return -loss.sum() / (input.data.size // c)
+    return -loss.sum() / (input._data.size // c)
 
 
 # ------------------------------------------------------------------------------ binary
@@ -571,13 +571,13 @@ def binary_cross_entropy(
             f"Using a target size ({target.size()}) that is different to the input size "
             f"({input.size()}) is deprecated. Please ensure they have the same size."
         )
-    x = input.data
+    x = input._data
     if x.size and not bool(((x >= 0) & (x <= 1)).all()):
         raise RuntimeError(
             "all elements of input should be between 0 and 1 (binary_cross_entropy takes "
             "probabilities: apply sigmoid first, or use binary_cross_entropy_with_logits)"
         )
-    t = target.data
+    t = target._data
     if t.size and not bool(((t >= 0) & (t <= 1)).all()):
         raise RuntimeError("all elements of target should be between 0 and 1")
     input, target = _same_float(input, target)
@@ -601,7 +601,7 @@ def _broadcasts_to(shape: tuple, target: tuple) -> bool:
 
 def _same_float(a: Tensor, b: Tensor):
     """b in a's dtype (a target of another float or integer dtype)."""
-    return a, (b if b.data.dtype == a.data.dtype else cast(b, a.data.dtype))
+    return a, (b if b._data.dtype == a._data.dtype else cast(b, a._data.dtype))
 
 
 def binary_cross_entropy_with_logits(
@@ -665,7 +665,7 @@ def kl_div(
         loss = xlogy(target, target) - target * input
     if reduction == "batchmean":
         total = loss.sum()
-        return total / input.shape[0] if input.data.ndim else total
+        return total / input.shape[0] if input._data.ndim else total
     return _reduce(loss, reduction)
 
 
@@ -682,15 +682,15 @@ def cosine_embedding_loss(
     """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1 (cos over
     the last dim of (N, D) or (D,) inputs, with 1e-12 added to each squared norm)."""
     reduction = _reduction(size_average, reduce, reduction)
-    tdim = target.data.ndim
+    tdim = target._data.ndim
     if tdim > 1:
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-    if tdim == 1 and (input1.data.ndim != 2 or input2.data.ndim != 2):
+    if tdim == 1 and (input1._data.ndim != 2 or input2._data.ndim != 2):
         raise RuntimeError(
             "1D target tensor expects 2D input tensors, but found inputs with sizes "
             f"{list(input1.shape)} and {list(input2.shape)}."
         )
-    if tdim == 0 and (input1.data.ndim != 1 or input2.data.ndim != 1):
+    if tdim == 0 and (input1._data.ndim != 1 or input2._data.ndim != 1):
         raise RuntimeError(
             "0D target tensor expects 1D input tensors, but found inputs with sizes "
             f"{list(input1.shape)} and {list(input2.shape)}."
@@ -699,7 +699,7 @@ def cosine_embedding_loss(
     mag1 = (input1 * input1).sum(tdim) + 1e-12
     mag2 = (input2 * input2).sum(tdim) + 1e-12
     cos = prod / sqrt(mag1 * mag2)
-    t = target.data
+    t = target._data
     loss = where(Tensor._make(t == 1), 1 - cos, 0.0) + where(
         Tensor._make(t == -1), clamp_min(cos - margin, 0), 0.0
     )
@@ -717,7 +717,7 @@ def margin_ranking_loss(
 ) -> Tensor:
     """max(0, -target (input1 - input2) + margin): target 1 asks input1 to rank higher."""
     reduction = _reduction(size_average, reduce, reduction)
-    if input1.data.ndim != input2.data.ndim or input1.data.ndim != target.data.ndim:
+    if input1._data.ndim != input2._data.ndim or input1._data.ndim != target._data.ndim:
         raise RuntimeError(
             "margin_ranking_loss : All input tensors should have same dimension but got sizes: "
             f"input1: {input1.size()}, input2: {input2.size()}, target: {target.size()} "
@@ -729,7 +729,7 @@ def pairwise_distance(
     x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False
 ) -> Tensor:
     """‖x1 - x2 + eps‖_p over the last dim (the inputs broadcast), as torch's."""
-    dim = max(x1.data.ndim, x2.data.ndim) - 1
+    dim = max(x1._data.ndim, x2._data.ndim) - 1
     return vector_norm(x1 - x2 + eps, p, dim=dim, keepdim=keepdim)
 
 
@@ -750,7 +750,7 @@ def triplet_margin_loss(
     reduction = _reduction(size_average, reduce, reduction)
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")
-    dims = (anchor.data.ndim, positive.data.ndim, negative.data.ndim)
+    dims = (anchor._data.ndim, positive._data.ndim, negative._data.ndim)
     if len(set(dims)) != 1:
         raise RuntimeError(
             "The anchor, positive, and negative tensors are expected to have the same number of "
@@ -782,7 +782,7 @@ def hinge_embedding_loss(
 ) -> Tensor:
     """input where target is 1, max(0, margin - input) where it is -1 (input: a distance)."""
     reduction = _reduction(size_average, reduce, reduction)
-    t = target.data
+    t = target._data
     loss = where(Tensor._make(t != 1), clamp_min(margin - input, 0), 0.0) + where(
         Tensor._make(t != -1), input, 0.0
     )
@@ -808,7 +808,7 @@ def poisson_nll_loss(
     else:
         loss = input - target * log(input + eps)
     if full:
-        big = Tensor._make(target.data > 1)
+        big = Tensor._make(target._data > 1)
         t = where(big, target, 2.0)  # a safe value where the term is masked out
         stirling = t * log(t) - t + 0.5 * log(2 * math.pi * t)
         loss = loss + where(big, stirling, 0.0)
@@ -829,12 +829,12 @@ def gaussian_nll_loss(
         if var < 0:
             raise ValueError("var has negative entry/entries")
         var = _full_like(input, float(var))
-    elif bool((var.data < 0).any()):
+    elif bool((var._data < 0).any()):
         raise ValueError("var has negative entry/entries")
     if tuple(var.shape) != tuple(input.shape):
         if tuple(input.shape[:-1]) == tuple(var.shape):
             var = var.unsqueeze(-1)
-        elif input.data.ndim == var.data.ndim and (
+        elif input._data.ndim == var._data.ndim and (
             sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1
         ):
             pass
@@ -843,7 +843,7 @@ def gaussian_nll_loss(
     if reduction not in _REDUCTIONS:
         raise ValueError(reduction + " is not valid")
     # clamp without a gradient step at eps, as PyTorch's in-place clamp under no_grad
-    var = var + Tensor._make(array_module(var.data).maximum(var.data, eps) - var.data)
+    var = var + Tensor._make(array_module(var._data).maximum(var._data, eps) - var._data)
     loss = 0.5 * (log(var) + (input - target) ** 2 / var)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
@@ -851,8 +851,8 @@ def gaussian_nll_loss(
 
 
 def _full_like(input: Tensor, value: float) -> Tensor:
-    xp = array_module(input.data)
-    return Tensor._make(xp.full(input.data.shape, value, dtype=input.data.dtype))
+    xp = array_module(input._data)
+    return Tensor._make(xp.full(input._data.shape, value, dtype=input._data.dtype))
 
 
 def multi_margin_loss(
@@ -869,12 +869,12 @@ def multi_margin_loss(
     reduction = _reduction(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
-    if weight is not None and weight.data.ndim != 1:
+    if weight is not None and weight._data.ndim != 1:
         raise ValueError("weight must be one-dimensional")
-    single = input.data.ndim <= 1
+    single = input._data.ndim <= 1
     x = input.reshape(1, -1) if single else input
-    t = target.data.reshape(-1)
-    if x.data.ndim != 2 or t.shape[0] != x.shape[0]:
+    t = target._data.reshape(-1)
+    if x._data.ndim != 2 or t.shape[0] != x.shape[0]:
         raise RuntimeError(
             f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}"
         )
@@ -886,9 +886,9 @@ def multi_margin_loss(
     z = clamp_min(margin - take_along_dim(x, Tensor._make(idx), 1) + x, 0)
     h = z if p == 1 else z * z
     others = xp.arange(c).reshape(1, -1) != idx  # the target's own class adds nothing
-    h = h * Tensor._make(others.astype(x.data.dtype))
+    h = h * Tensor._make(others.astype(x._data.dtype))
     if weight is not None:
-        h = h * Tensor._make(weight.data.astype(x.data.dtype)[t].reshape(-1, 1))
+        h = h * Tensor._make(weight._data.astype(x._data.dtype)[t].reshape(-1, 1))
     loss = h.sum(1) / c
     if single:
         loss = loss.reshape(target.shape)
@@ -901,21 +901,21 @@ def multilabel_margin_loss(
     """Σ_j Σ_i max(0, 1 - (x_j - x_i)) / C per sample, j over the target classes (the entries of
     `target` before its first -1) and i over the other classes."""
     reduction = _reduction(size_average, reduce, reduction)
-    single = input.data.ndim <= 1
+    single = input._data.ndim <= 1
     x = input.reshape(1, -1) if single else input
-    if tuple(target.shape) != tuple(input.shape) or x.data.ndim != 2:
+    if tuple(target.shape) != tuple(input.shape) or x._data.ndim != 2:
         raise RuntimeError(
             f"inconsistent target size: {list(target.shape)} for input of size: "
             f"{list(input.shape)} (multilabel_margin_loss: target lists class indices, padded "
             "with -1, in the input's shape)"
         )
     n, c = x.shape
-    t = target.data.reshape(n, c)
+    t = target._data.reshape(n, c)
     xp = array_module(t)
     listed = xp.cumprod(t != -1, axis=1).astype(bool)  # the entries before the first -1
     if bool((listed & ((t < 0) | (t >= c))).any()):
         raise RuntimeError(f"argument #2 'target' is out of range: class indices in [0, {c - 1}]")
-    count = xp.zeros((n, c), dtype=x.data.dtype)  # how often each class is listed
+    count = xp.zeros((n, c), dtype=x._data.dtype)  # how often each class is listed
     xp.add.at(count, (xp.arange(n)[:, None].repeat(c, 1), xp.where(listed, t, 0)), listed)
     pairs = count[:, :, None] * (count == 0)[:, None, :]  # (n, j: target, i: other class)
     z = clamp_min(1 - x.unsqueeze(2) + x.unsqueeze(1), 0)
@@ -937,13 +937,13 @@ def multilabel_soft_margin_loss(
     loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
     if weight is not None:
         loss = loss * weight
-    cdim = input.data.ndim - 1
+    cdim = input._data.ndim - 1
     return _reduce(loss.sum(cdim) / input.shape[cdim], reduction)
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """(…, num_classes) int64 with a 1 at each entry's class (num_classes -1: max + 1)."""
-    t = tensor.data
+    t = tensor._data
     if t.dtype.kind not in "iu":
         raise RuntimeError(
             "one_hot is only applicable to index tensor of type LongTensor. "

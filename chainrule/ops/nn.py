@@ -65,18 +65,18 @@ def _softmax_dim(ndim: int, name: str) -> int:
 def _apply(op, input, dim, dtype, name):
     if dtype is not None:
         input = cast(input, backend.as_dtype(dtype))
-    if input.data.dtype.kind not in "fcV":
+    if input._data.dtype.kind not in "fcV":
         raise RuntimeError(
             f'"{name}_lastdim_kernel_impl" not implemented for '
-            f"'{_torch_name(input.data.dtype)}': {name} needs a floating point input; pass "
+            f"'{_torch_name(input._data.dtype)}': {name} needs a floating point input; pass "
             "dtype=chainrule.float32 or call .float() first"
         )
     if dim is None:
-        dim = _softmax_dim(input.data.ndim, name)
-    if input.data.ndim == 0:
+        dim = _softmax_dim(input._data.ndim, name)
+    if input._data.ndim == 0:
         canonical_dim(dim, 0)
         return op.apply(input.reshape(1), 0).reshape(())
-    return op.apply(input, canonical_dim(dim, input.data.ndim))
+    return op.apply(input, canonical_dim(dim, input._data.ndim))
 
 
 def softmax(input, dim: int | None = None, dtype=None):

@@ -262,7 +262,7 @@ def batch_norm(
             f"{_size_str(input.shape)}"
         )
     axes = (0,) + tuple(range(2, input.ndim))
-    xd = input.data
+    xd = input._data
     xp = array_module(xd)
     mean = xp.mean(xd, axis=axes, keepdims=True)
     d = xd - mean
@@ -280,10 +280,10 @@ def batch_norm(
 
 def _update(running: Tensor, batch, momentum: float) -> None:
     """running ← (1 - momentum) running + momentum batch, in place (a buffer: no graph)."""
-    r = running.data
+    r = running._data
     r *= 1.0 - momentum
     r += (momentum * batch).reshape(r.shape).astype(r.dtype, copy=False)
-    running._version.bump("batch_norm")
+    running._vc.bump("batch_norm")
 
 
 def _affine_eval(x, mean, var, weight, bias, eps):
@@ -328,9 +328,9 @@ def instance_norm(
     x3 = input.reshape(input.shape[0], c, -1)
     y = LayerNorm.apply(x3, None, None, 1, eps).reshape(input.shape)
     if running_mean is not None or running_var is not None:
-        xp = array_module(x3.data)
-        mean = xp.mean(x3.data, axis=2)
-        var = xp.var(x3.data, axis=2) * (n_spatial / (n_spatial - 1))
+        xp = array_module(x3._data)
+        mean = xp.mean(x3._data, axis=2)
+        var = xp.var(x3._data, axis=2) * (n_spatial / (n_spatial - 1))
         with engine.no_grad():
             if running_mean is not None:
                 _update(running_mean, xp.mean(mean, axis=0), momentum)
@@ -357,14 +357,14 @@ def _normalized_shape(normalized_shape) -> tuple[int, ...]:
 
 def _check_normalized(input: Tensor, shape: tuple, weight, bias) -> None:
     k = len(shape)
-    xs = input.data.shape
+    xs = input._data.shape
     if k == 0 or len(xs) < k or xs[len(xs) - k :] != shape:
         raise RuntimeError(
             f"Given normalized_shape={list(shape)}, expected input with shape "
             f"[*, {', '.join(str(s) for s in shape)}], but got input of size{list(input.shape)}"
         )
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.data.shape != shape:
+        if t is not None and t._data.shape != shape:
             raise RuntimeError(
                 f"Expected {name} to be of same shape as normalized_shape, but got {name} of "
                 f"shape {list(t.shape)} and normalized_shape = {list(shape)}"
@@ -447,7 +447,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, o
     """input / max(‖input‖_p, eps) along dim (unit vectors; eps guards a zero vector)."""
     y = input / clamp_min(vector_norm(input, p, dim, keepdim=True), eps)
     if out is not None:
-        out.data[...] = y.data
+        out._data[...] = y._data
         return out
     return y
 
@@ -468,9 +468,9 @@ def local_response_norm(
     pad_shape = lambda m: (input.shape[0], m) + tuple(input.shape[2:])  # noqa: E731
     parts = [sq]
     if size // 2:
-        parts.insert(0, Tensor._make(array_module(sq.data).zeros(pad_shape(size // 2), sq.dtype)))
+        parts.insert(0, Tensor._make(array_module(sq._data).zeros(pad_shape(size // 2), sq.dtype)))
     if (size - 1) // 2:
-        after = array_module(sq.data).zeros(pad_shape((size - 1) // 2), sq.dtype)
+        after = array_module(sq._data).zeros(pad_shape((size - 1) // 2), sq.dtype)
         parts.append(Tensor._make(after))
     padded = cat(parts, 1) if len(parts) > 1 else sq
     div = padded[:, 0:c]

@@ -86,7 +86,7 @@ def _shown(a: np.ndarray) -> np.ndarray:
 
 
 def tensor_repr(t) -> str:
-    a = backend.to_numpy(t.data)
+    a = backend.to_numpy(t._data)
     body = _format(a, len("tensor("))
     extras = []
     if t.device.type != "cpu":

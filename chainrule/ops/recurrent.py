@@ -83,8 +83,8 @@ def _backward_once(ctx, rule, gys, name):
     saved = ctx.saved_tensors
     if not any(isinstance(s, Tensor) for s in saved):
         return rule(ctx, saved, *gys)
-    arrays = [s.data if isinstance(s, Tensor) else s for s in saved]
-    grads = rule(ctx, arrays, *[g.data if isinstance(g, Tensor) else g for g in gys])
+    arrays = [s._data if isinstance(s, Tensor) else s for s in saved]
+    grads = rule(ctx, arrays, *[g._data if isinstance(g, Tensor) else g for g in gys])
     deps = [t for t in (*saved, *gys) if isinstance(t, Tensor) and t.requires_grad]
     return tuple(None if g is None else OnceDifferentiable.apply(g, name, *deps) for g in grads)
 

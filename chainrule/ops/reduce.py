@@ -45,7 +45,7 @@ def _torch_name(dt) -> str:
 
 def _raw(a):
     """The array behind a saved value (a Tensor under create_graph), for masks."""
-    return a.data if isinstance(a, Tensor) else a
+    return a._data if isinstance(a, Tensor) else a
 
 
 def _xp(*values):
@@ -74,7 +74,7 @@ def _axes(dim, ndim: int) -> tuple[int, ...]:
 
 
 def _is_float(t) -> bool:
-    return t.data.dtype.kind in "fcV"
+    return t._data.dtype.kind in "fcV"
 
 
 def _check_float(input, what: str) -> None:
@@ -94,8 +94,8 @@ def _cast_dtype(input, dtype):
 
 def _on_vector(fn, input, dim):
     """Run fn(input, axis) for a single-dim op; a 0-d tensor acts as a 1-element vector."""
-    if input.data.ndim:
-        return fn(input, canonical_dim(dim, input.data.ndim))
+    if input._data.ndim:
+        return fn(input, canonical_dim(dim, input._data.ndim))
     canonical_dim(dim, 0)  # dim must still be 0 or -1
     out = fn(input.reshape(1), 0)
     if isinstance(out, tuple):
@@ -213,10 +213,10 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
         tensor([[3.],
                 [7.]])
     """
-    axes = _axes(dim, input.data.ndim)
+    axes = _axes(dim, input._data.ndim)
     if dtype is not None:
         dtype = backend.as_dtype(dtype)
-    elif input.data.dtype.kind in "biu":
+    elif input._data.dtype.kind in "biu":
         dtype = backend.int64
     return Sum.apply(input, axes, keepdim, dtype)
 
@@ -231,8 +231,8 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None):
             f"complex dtype. Got: {_torch_name(input.dtype)}. Call .float() first, or pass "
             "dtype=chainrule.float32."
         )
-    axes = _axes(dim, input.data.ndim)
-    if dtype is not None and dtype != input.data.dtype:
+    axes = _axes(dim, input._data.ndim)
+    if dtype is not None and dtype != input._data.dtype:
         input = cast(input, dtype)
     return Mean.apply(input, axes, keepdim, None)
 
@@ -241,7 +241,7 @@ def nansum(input, dim=None, keepdim: bool = False, *, dtype=None):
     """Sum over `dim` treating NaN as zero."""
     if not _is_float(input):
         return sum(input, dim, keepdim, dtype=dtype)
-    axes = _axes(dim, input.data.ndim)
+    axes = _axes(dim, input._data.ndim)
     return NanSum.apply(_cast_dtype(input, dtype), axes, keepdim, None)
 
 
@@ -249,8 +249,8 @@ def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None):
     """Mean over `dim` of the elements that are not NaN (NaN where a slice has none)."""
     input = _cast_dtype(input, dtype)
     _check_float(input, "nanmean()")
-    axes = _axes(dim, input.data.ndim)
-    xr = input.data
+    axes = _axes(dim, input._data.ndim)
+    xr = input._data
     count = (~array_module(xr).isnan(xr)).sum(axis=axes, keepdims=keepdim).astype(xr.dtype)
     return nansum(input, dim, keepdim) / Tensor._make(count)
 
@@ -261,16 +261,16 @@ def prod(input, dim=None, keepdim: bool = False, *, dtype=None):
     The gradient is exact where some elements are 0 (the product of the others), as in PyTorch.
     """
     input = _cast_dtype(input, dtype)
-    if input.data.dtype.kind in "biu":
+    if input._data.dtype.kind in "biu":
         input = cast(input, backend.int64)
     if dim is None:
-        return Prod.apply(input, tuple(range(input.data.ndim)), False)
+        return Prod.apply(input, tuple(range(input._data.ndim)), False)
     if not isinstance(dim, numbers.Integral):
         raise TypeError(
             f"prod(): argument 'dim' must be int, not {type(dim).__name__} (PyTorch's prod "
             "reduces one dim at a time; call it once per dim)"
         )
-    return Prod.apply(input, _axes(dim, input.data.ndim), keepdim)
+    return Prod.apply(input, _axes(dim, input._data.ndim), keepdim)
 
 
 # ------------------------------------------------------------------------------------ var, std
@@ -339,7 +339,7 @@ def _var_args(input, dim, unbiased, correction, name):
             "std and var only support floating point and complex dtypes "
             f"(got {_torch_name(input.dtype)}); call .float() first"
         )
-    return _axes(dim, input.data.ndim), correction
+    return _axes(dim, input._data.ndim), correction
 
 
 def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
@@ -490,7 +490,7 @@ class MedianDim(SelectDim):
 
 
 def _check_nonempty(input, name):
-    if input.data.size == 0:
+    if input._data.size == 0:
         raise RuntimeError(
             f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify "
             "the reduction dim with the 'dim' argument."
@@ -507,7 +507,7 @@ def _binary(name, input, other):
 
 
 def _select_dim(input, dim, keepdim, largest, ret, name):
-    if input.data.shape and input.data.shape[canonical_dim(dim, input.data.ndim)] == 0:
+    if input._data.shape and input._data.shape[canonical_dim(dim, input._data.ndim)] == 0:
         raise IndexError(
             f"{name}(): Expected reduction dim {dim} to have non-zero size (input shape "
             f"{tuple(input.shape)})"
@@ -530,7 +530,7 @@ def max(input, dim=None, keepdim: bool = False):
         return _binary("maximum", input, dim)
     if dim is None:
         _check_nonempty(input, "max")
-        return Extreme.apply(input, tuple(range(input.data.ndim)), False, True, True)
+        return Extreme.apply(input, tuple(range(input._data.ndim)), False, True, True)
     return _select_dim(input, dim, keepdim, True, max_return, "max")
 
 
@@ -540,7 +540,7 @@ def min(input, dim=None, keepdim: bool = False):
         return _binary("minimum", input, dim)
     if dim is None:
         _check_nonempty(input, "min")
-        return Extreme.apply(input, tuple(range(input.data.ndim)), False, False, True)
+        return Extreme.apply(input, tuple(range(input._data.ndim)), False, False, True)
     return _select_dim(input, dim, keepdim, False, min_return, "min")
 
 
@@ -548,7 +548,7 @@ def amax(input, dim=(), keepdim: bool = False):
     """Largest value over `dim` (an int or tuple; () or None for all); ties share the gradient."""
     _check_nonempty(input, "amax")
     return Extreme.apply(
-        input, _axes(dim if dim != () else None, input.data.ndim), keepdim, True, False
+        input, _axes(dim if dim != () else None, input._data.ndim), keepdim, True, False
     )
 
 
@@ -556,7 +556,7 @@ def amin(input, dim=(), keepdim: bool = False):
     """Smallest value over `dim` (an int or tuple; () or None for all); ties share the gradient."""
     _check_nonempty(input, "amin")
     return Extreme.apply(
-        input, _axes(dim if dim != () else None, input.data.ndim), keepdim, False, False
+        input, _axes(dim if dim != () else None, input._data.ndim), keepdim, False, False
     )
 
 
@@ -566,7 +566,7 @@ def aminmax(input, *, dim=None, keepdim: bool = False):
 
 
 def _arg(input, dim, keepdim, largest):
-    x = input.data
+    x = input._data
     xp = array_module(x)
     fn = xp.argmax if largest else xp.argmin
     if dim is None:
@@ -597,7 +597,7 @@ def median(input, dim=None, keepdim: bool = False):
     """median(input) -> the lower median of all elements (NaN if any is NaN);
     median(input, dim, keepdim=False) -> (values, indices)."""
     if dim is None:
-        return Median.apply(input, tuple(range(input.data.ndim)), False, False, True)
+        return Median.apply(input, tuple(range(input._data.ndim)), False, False, True)
     values, indices = _on_vector(lambda t, a: MedianDim.apply(t, a, keepdim, False), input, dim)
     return median_return(values, indices)
 
@@ -605,7 +605,7 @@ def median(input, dim=None, keepdim: bool = False):
 def nanmedian(input, dim=None, keepdim: bool = False):
     """Like median, ignoring NaNs (NaN only where a slice is all NaN)."""
     if dim is None:
-        return Median.apply(input, tuple(range(input.data.ndim)), False, True, True)
+        return Median.apply(input, tuple(range(input._data.ndim)), False, True, True)
     values, indices = _on_vector(lambda t, a: MedianDim.apply(t, a, keepdim, True), input, dim)
     return nanmedian_return(values, indices)
 
@@ -689,14 +689,14 @@ def logsumexp(input, dim, keepdim: bool = False):
     """log Σ exp(input) over `dim` (an int or tuple), computed without overflow."""
     if not _is_float(input):
         input = cast(input, backend.get_default_dtype())
-    return LogSumExp.apply(input, _axes(dim, input.data.ndim), keepdim)
+    return LogSumExp.apply(input, _axes(dim, input._data.ndim), keepdim)
 
 
 def cumsum(input, dim, *, dtype=None):
     """Running sum along `dim`; ints and bools accumulate in int64."""
     if dtype is not None:
         dtype = backend.as_dtype(dtype)
-    elif input.data.dtype.kind in "biu":
+    elif input._data.dtype.kind in "biu":
         dtype = backend.int64
     if dtype is not None and _is_float(input) and dtype.kind in "fcV":
         input, dtype = cast(input, dtype), None
@@ -707,7 +707,7 @@ def cumprod(input, dim, *, dtype=None):
     """Running product along `dim`; ints and bools multiply in int64. The gradient is exact
     where elements are 0."""
     input = _cast_dtype(input, dtype)
-    if input.data.dtype.kind in "biu":
+    if input._data.dtype.kind in "biu":
         input = cast(input, backend.int64)
     return _on_vector(lambda t, a: CumProd.apply(t, a), input, dim)
 
@@ -787,7 +787,7 @@ def vector_norm(input, ord=2, dim=None, keepdim: bool = False, *, dtype=None):
             f"{_torch_name(input.dtype)}"
         )
     input = _cast_dtype(input, dtype)
-    return VectorNorm.apply(input, float(ord), _axes(dim, input.data.ndim), keepdim)
+    return VectorNorm.apply(input, float(ord), _axes(dim, input._data.ndim), keepdim)
 
 
 def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
@@ -811,7 +811,7 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
 
 # ------------------------------------------------------------------------- boolean, counting
 def _logical(input, dim, keepdim, name):
-    x = input.data
+    x = input._data
     xp = array_module(x)
     y = getattr(xp, name)(x, axis=_axes(dim, x.ndim), keepdims=keepdim)
     y = xp.asarray(y)
@@ -830,7 +830,7 @@ def any(input, dim=None, keepdim: bool = False):
 
 def count_nonzero(input, dim=None):
     """The number of nonzero elements over `dim` (int64)."""
-    x = input.data
+    x = input._data
     xp = array_module(x)
     axes = _axes(dim, x.ndim)
     y = xp.count_nonzero(x, axis=axes) if axes else (x != 0)

@@ -86,7 +86,7 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False, return_count
                        dim: int | None = None):  # fmt: skip
     """Collapse runs of equal consecutive elements (of the flattened input, or of slices along
     ``dim``) to one, optionally with the run index of each element and each run's length."""
-    x = input.data
+    x = input._data
     xp = array_module(x)
     if dim is None:
         flat = x.reshape(-1)
@@ -113,7 +113,7 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False, return_count
 def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
     """The most frequent value along ``dim`` (the smallest one on ties, as PyTorch) and the
     index of its last occurrence; the values are differentiable (gathered from input)."""
-    x = input.data
+    x = input._data
     xp = array_module(x)
     if x.ndim == 0:
         return mode_result(input.clone(), Tensor._make(xp.zeros((), np.int64)))
@@ -128,7 +128,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
         indices[r] = n - 1 - int(xp.argmax(row[::-1] == best))
     shape = moved.shape[:-1]
     idx = Tensor._make(indices.reshape(shape + (1,)))
-    idx = Tensor._make(xp.moveaxis(idx.data, -1, d))
+    idx = Tensor._make(xp.moveaxis(idx._data, -1, d))
     values = take_along_dim(input, idx, d)
     if not keepdim:
         values, idx = values.squeeze(d), idx.squeeze(d)

@@ -154,23 +154,23 @@ class Expand(Op):
 
 
 def _reshape(input: Tensor, shape: tuple) -> Tensor:
-    if shape == input.data.shape:
+    if shape == input._data.shape:
         return input
-    op = ReshapeView if _gives_view(input.data, shape) else Reshape
+    op = ReshapeView if _gives_view(input._data, shape) else Reshape
     return op.apply(input, shape)
 
 
 def reshape_new(t: Tensor, shape: tuple) -> Tensor:
     """Reshape a tensor that an op has just made (nobody else holds it): the result is not
     recorded as a view, so in-place ops on it are as free as on any op's output."""
-    if shape == t.data.shape:
+    if shape == t._data.shape:
         return t
     return Reshape.apply(t, shape)
 
 
 def _view_shape(input: Tensor, shape: tuple, idx: tuple) -> Tensor:
     """A reshape that only adds or removes size-1 dims: always a view, and input[idx]."""
-    if shape == input.data.shape:
+    if shape == input._data.shape:
         return input
     return _record_index(ReshapeView.apply(input, shape), input, idx)
 
@@ -178,7 +178,7 @@ def _view_shape(input: Tensor, shape: tuple, idx: tuple) -> Tensor:
 def reshape(input: Tensor, *shape) -> Tensor:
     """`input` with the given shape (one entry may be -1); a view when NumPy can make one, else
     a copy, like PyTorch."""
-    return _reshape(input, _infer_shape(shape_arg(shape), input.data.size))
+    return _reshape(input, _infer_shape(shape_arg(shape), input._data.size))
 
 
 def view(input: Tensor, *shape) -> Tensor:
@@ -193,9 +193,9 @@ def view(input: Tensor, *shape) -> Tensor:
 
 
 def _view_dtype(input: Tensor, dtype) -> Tensor:
-    if dtype == input.data.dtype:
+    if dtype == input._data.dtype:
         return input
-    a = input.data
+    a = input._data
     old, new = a.dtype.itemsize, dtype.itemsize
     if old != new and (a.ndim == 0 or (a.shape[-1] * old) % new or a.strides[-1] != old):
         raise RuntimeError(
@@ -218,24 +218,24 @@ def reshape_as(input: Tensor, other: Tensor) -> Tensor:
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims start_dim..end_dim into one (a 0-d tensor becomes 1-d)."""
-    n = input.data.ndim
+    n = input._data.ndim
     if n == 0:
         return _reshape(input, (1,))
     s, e = canonical_dim(start_dim, n), canonical_dim(end_dim, n)
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-    shape = input.data.shape
+    shape = input._data.shape
     return _reshape(input, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
 
 
 def ravel(input: Tensor) -> Tensor:
-    return _reshape(input, (input.data.size,))
+    return _reshape(input, (input._data.size,))
 
 
 def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     """Split dim `dim` into `sizes` (one entry may be -1)."""
-    d = canonical_dim(dim, input.data.ndim)
-    n = input.data.shape[d]
+    d = canonical_dim(dim, input._data.ndim)
+    n = input._data.shape[d]
     sizes = tuple(int(s) for s in sizes)
     try:
         sizes = _infer_shape(sizes, n)
@@ -244,13 +244,13 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
             f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
             f"({n}) in the input tensor"
         ) from None
-    shape = input.data.shape
+    shape = input._data.shape
     return _reshape(input, shape[:d] + sizes + shape[d + 1 :])
 
 
 def squeeze(input: Tensor, dim=None) -> Tensor:
     """Remove size-1 dims: all of them, or those among `dim` (an int or a tuple)."""
-    shape = input.data.shape
+    shape = input._data.shape
     n = len(shape)
     dims = range(n) if dim is None else canonical_dims(dim, n)  # a 0-d tensor takes 0 or -1
     drop = {d for d in dims if d < n and shape[d] == 1}
@@ -260,14 +260,14 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Insert a size-1 dim at `dim` (-1 appends)."""
-    n = input.data.ndim
+    n = input._data.ndim
     d = canonical_dim(dim, n + 1)
-    shape = input.data.shape
+    shape = input._data.shape
     return _view_shape(input, shape[:d] + (1,) + shape[d:], (_ALL,) * d + (None, Ellipsis))
 
 
 def permute(input: Tensor, *dims) -> Tensor:
-    n = input.data.ndim
+    n = input._data.ndim
     dims = _dims_arg(dims)
     if len(dims) != n:
         raise RuntimeError(
@@ -283,7 +283,7 @@ def permute(input: Tensor, *dims) -> Tensor:
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (a view)."""
-    n = input.data.ndim
+    n = input._data.ndim
     d0, d1 = canonical_dim(dim0, n), canonical_dim(dim1, n)
     if n < 2:
         return input
@@ -297,9 +297,9 @@ swapaxes = swapdims = transpose
 
 def t(input: Tensor) -> Tensor:
     """Transpose of a matrix; 0-d and 1-d tensors come back as they are."""
-    if input.data.ndim > 2:
+    if input._data.ndim > 2:
         raise RuntimeError(
-            f"t() expects a tensor with <= 2 dimensions, but self is {input.data.ndim}D; use "
+            f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D; use "
             ".mT or transpose(-2, -1) for batches of matrices, or .permute(...)"
         )
     return transpose(input, 0, -1)
@@ -308,7 +308,7 @@ def t(input: Tensor) -> Tensor:
 def movedim(input: Tensor, source, destination) -> Tensor:
     """Move dims `source` to positions `destination` (ints or sequences), keeping the order of
     the others."""
-    n = input.data.ndim
+    n = input._data.ndim
     src = (source,) if isinstance(source, numbers.Integral) else tuple(source)
     dst = (destination,) if isinstance(destination, numbers.Integral) else tuple(destination)
     if len(src) != len(dst):
@@ -336,12 +336,12 @@ def expand(input: Tensor, *sizes) -> Tensor:
     """A read-only view broadcasting size-1 dims (and new leading dims) to `sizes`; -1 keeps a
     dim's size."""
     sizes = shape_arg(sizes)
-    shape = input.data.shape
-    n, lead = len(sizes), len(sizes) - input.data.ndim
+    shape = input._data.shape
+    n, lead = len(sizes), len(sizes) - input._data.ndim
     if lead < 0:
         raise RuntimeError(
             f"expand: the number of sizes provided ({n}) must be greater or equal to the number "
-            f"of dimensions in the tensor ({input.data.ndim})"
+            f"of dimensions in the tensor ({input._data.ndim})"
         )
     target = []
     for i, s in enumerate(sizes):
@@ -398,13 +398,13 @@ def repeat(input: Tensor, *sizes) -> Tensor:
     """Tile `input` sizes[i] times along dim i (PyTorch's repeat, which is NumPy's tile; extra
     sizes add leading dims)."""
     sizes = shape_arg(sizes)
-    n = input.data.ndim
+    n = input._data.ndim
     if len(sizes) < n:
         raise RuntimeError(
             "Number of dimensions of repeat dims can not be smaller than number of dimensions "
             f"of tensor (repeat dims {list(sizes)}, tensor shape {list(input.shape)})"
         )
-    shape = (1,) * (len(sizes) - n) + input.data.shape
+    shape = (1,) * (len(sizes) - n) + input._data.shape
     # (1, s0, 1, s1, …) broadcast to (r0, s0, r1, s1, …) and merged: each dim tiled r times
     paired = tuple(v for s in shape for v in (1, s))
     tiled = tuple(v for r, s in zip(sizes, shape) for v in (r, s))
@@ -415,7 +415,7 @@ def repeat(input: Tensor, *sizes) -> Tensor:
 def tile(input: Tensor, dims) -> Tensor:
     """Like repeat; fewer dims than the tensor's are padded with 1s in front."""
     dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
-    dims = (1,) * (input.data.ndim - len(dims)) + dims
+    dims = (1,) * (input._data.ndim - len(dims)) + dims
     return repeat(input, dims)
 
 
@@ -474,27 +474,27 @@ def _tensor_list(tensors, name: str) -> list:
                 f"{name}(): expected a list of Tensors, but element {i} is a {type(t).__name__}"
             )
     check_same_device(*tensors)
-    dt = result_type(*tensors) if len(tensors) > 1 else tensors[0].data.dtype
-    return [t if t.data.dtype == dt else cast(t, dt) for t in tensors]
+    dt = result_type(*tensors) if len(tensors) > 1 else tensors[0]._data.dtype
+    return [t if t._data.dtype == dt else cast(t, dt) for t in tensors]
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dim; the others must match. Dtypes promote as in
     PyTorch; 1-d empty tensors are skipped (PyTorch's legacy rule)."""
     tensors = _tensor_list(tensors, "torch.cat")
-    full = [(i, t) for i, t in enumerate(tensors) if t.data.shape != (0,)]
+    full = [(i, t) for i, t in enumerate(tensors) if t._data.shape != (0,)]
     if not full:
         return Cat.apply(0, *tensors)
     for i, t in full:
-        if t.data.ndim == 0:
+        if t._data.ndim == 0:
             raise RuntimeError(
                 f"zero-dimensional tensor (at position {i}) cannot be concatenated; use stack, "
                 "or reshape it to 1-d first"
             )
-    ref = full[0][1].data
+    ref = full[0][1]._data
     d = canonical_dim(dim, ref.ndim)
     for i, t in full:
-        shape = t.data.shape
+        shape = t._data.shape
         if len(shape) != ref.ndim:
             raise RuntimeError(
                 f"Tensors must have same number of dimensions: got {ref.ndim} and {len(shape)}"
@@ -514,31 +514,31 @@ concat = concatenate = cat
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join equally shaped tensors along a new dim."""
     tensors = _tensor_list(tensors, "stack")
-    shape = tensors[0].data.shape
+    shape = tensors[0]._data.shape
     for i, t in enumerate(tensors):
-        if t.data.shape != shape:
+        if t._data.shape != shape:
             raise RuntimeError(
                 f"stack expects each tensor to be equal size, but got {_sizes_str(shape)} at "
-                f"entry 0 and {_sizes_str(t.data.shape)} at entry {i}"
+                f"entry 0 and {_sizes_str(t._data.shape)} at entry {i}"
             )
     return Stack.apply(canonical_dim(dim, len(shape) + 1), *tensors)
 
 
 def atleast_1d(*tensors):
     """Each tensor with at least 1 dim (a 0-d one becomes shape (1,))."""
-    return _atleast(tensors, lambda t: _reshape(t, (1,)) if t.data.ndim == 0 else t)
+    return _atleast(tensors, lambda t: _reshape(t, (1,)) if t._data.ndim == 0 else t)
 
 
 def atleast_2d(*tensors):
     """Each tensor with at least 2 dims: (n,) becomes (1, n)."""
-    return _atleast(tensors, lambda t: _reshape(t, (1,) * (2 - t.data.ndim) + t.data.shape))
+    return _atleast(tensors, lambda t: _reshape(t, (1,) * (2 - t._data.ndim) + t._data.shape))
 
 
 def atleast_3d(*tensors):
     """Each tensor with at least 3 dims: (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1)."""
 
     def lift(t):
-        shape = t.data.shape
+        shape = t._data.shape
         if len(shape) == 0:
             shape = (1, 1, 1)
         elif len(shape) == 1:
@@ -562,7 +562,7 @@ def hstack(tensors: Sequence[Tensor]) -> Tensor:
     """cat along dim 1 (dim 0 for 1-d tensors)."""
     tensors = atleast_1d(*tensors)
     tensors = (tensors,) if isinstance(tensors, Tensor) else tensors
-    return cat(tensors, 0 if tensors[0].data.ndim == 1 else 1)
+    return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
 
 
 def vstack(tensors: Sequence[Tensor]) -> Tensor:
@@ -582,7 +582,7 @@ def dstack(tensors: Sequence[Tensor]) -> Tensor:
 
 def column_stack(tensors: Sequence[Tensor]) -> Tensor:
     """hstack of the tensors with 0-d and 1-d ones made columns."""
-    cols = [_reshape(t, (t.data.size, 1)) if t.data.ndim < 2 else t for t in tensors]
+    cols = [_reshape(t, (t._data.size, 1)) if t._data.ndim < 2 else t for t in tensors]
     return cat(cols, 1)
 
 
@@ -602,11 +602,11 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple:
         raise RuntimeError(
             f"torch.meshgrid: indexing must be one of 'xy' or 'ij', but received: {indexing}"
         )
-    flat = [_reshape(t, (t.data.size,)) for t in tensors]
+    flat = [_reshape(t, (t._data.size,)) for t in tensors]
     xy = indexing == "xy" and len(flat) >= 2
     if xy:  # 'xy' is 'ij' with the first two inputs (and outputs) swapped
         flat[0], flat[1] = flat[1], flat[0]
-    shape = tuple(t.data.size for t in flat)
+    shape = tuple(t._data.size for t in flat)
     n = len(flat)
     grids = [
         expand(_reshape(t, (1,) * i + (shape[i],) + (1,) * (n - i - 1)), shape)
@@ -658,7 +658,7 @@ def _split_bounds(input: Tensor, bounds: list, axis: int) -> tuple:
 
 
 def _check_1d(input: Tensor, name: str) -> None:
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         raise RuntimeError(f"{name} expects at least a 1-dimensional tensor")
 
 
@@ -666,8 +666,8 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Views of consecutive pieces along `dim`: of split_size each (the last may be smaller), or
     of the sizes in a list."""
     _check_1d(tensor, "split")
-    axis = canonical_dim(dim, tensor.data.ndim)
-    n = tensor.data.shape[axis]
+    axis = canonical_dim(dim, tensor._data.ndim)
+    n = tensor._data.shape[axis]
     if isinstance(split_size_or_sections, numbers.Integral):
         size = int(split_size_or_sections)
         if size < 0 or (size == 0 and n != 0):
@@ -693,7 +693,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     _check_1d(input, "chunk")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    n = input.data.shape[canonical_dim(dim, input.data.ndim)]
+    n = input._data.shape[canonical_dim(dim, input._data.ndim)]
     if n == 0:  # PyTorch: `chunks` empty pieces
         return split(input, [0] * chunks, dim)
     return split(input, -(-n // chunks), dim)
@@ -703,10 +703,10 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
     """Split into `sections` nearly equal pieces (the first n % sections one longer), or at the
     given indices, like numpy.array_split."""
     _check_1d(input, "tensor_split")
-    axis = canonical_dim(dim, input.data.ndim)
-    n = input.data.shape[axis]
+    axis = canonical_dim(dim, input._data.ndim)
+    n = input._data.shape[axis]
     if isinstance(indices_or_sections, Tensor):
-        a = indices_or_sections.data
+        a = indices_or_sections._data
         indices_or_sections = int(a) if a.ndim == 0 else a.tolist()
     if isinstance(indices_or_sections, numbers.Integral):
         k = int(indices_or_sections)
@@ -728,7 +728,7 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """The slices along `dim`, with that dim removed (views)."""
     _check_1d(input, "unbind")
-    axis = canonical_dim(dim, input.data.ndim)
+    axis = canonical_dim(dim, input._data.ndim)
     pieces = Unbind.apply(input, axis)
     return _link_pieces(pieces, input, [_along(axis, i) for i in range(len(pieces))])
 
@@ -738,8 +738,8 @@ def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
     from .index import getitem
 
     _check_1d(input, "narrow()")
-    axis = canonical_dim(dim, input.data.ndim)
-    n = input.data.shape[axis]
+    axis = canonical_dim(dim, input._data.ndim)
+    n = input._data.shape[axis]
     start = int(start)
     if not -n <= start <= n:
         raise IndexError(
@@ -761,13 +761,13 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
     from .index import getitem
 
     _check_1d(input, "select()")
-    axis = canonical_dim(dim, input.data.ndim)
-    n = input.data.shape[axis]
+    axis = canonical_dim(dim, input._data.ndim)
+    n = input._data.shape[axis]
     index = int(index)
     if not -n <= index < n:
         raise IndexError(
             f"select(): index {index} out of range for tensor of size "
-            f"{_sizes_str(input.data.shape)} at dimension {dim}"
+            f"{_sizes_str(input._data.shape)} at dimension {dim}"
         )
     return getitem(input, _along(axis, index))
 
@@ -805,20 +805,20 @@ def flip(input: Tensor, *args, dims=None) -> Tensor:
     """Reverse the order of elements along `dims`: flip(x, (0, 1)), x.flip(0, 1) or
     flip(x, dims=0)."""
     dims = _dims_arg(args if dims is None else (dims,))
-    axes = canonical_dims(dims, input.data.ndim) if dims and input.data.ndim else ()
+    axes = canonical_dims(dims, input._data.ndim) if dims and input._data.ndim else ()
     return Flip.apply(input, axes)
 
 
 def fliplr(input: Tensor) -> Tensor:
     """Reverse dim 1 (left/right); needs at least 2 dims."""
-    if input.data.ndim < 2:
+    if input._data.ndim < 2:
         raise RuntimeError("Input must be >= 2-d.")
     return flip(input, 1)
 
 
 def flipud(input: Tensor) -> Tensor:
     """Reverse dim 0 (up/down); needs at least 1 dim."""
-    if input.data.ndim < 1:
+    if input._data.ndim < 1:
         raise RuntimeError("Input must be >= 1-d.")
     return flip(input, 0)
 
@@ -831,14 +831,14 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
             raise RuntimeError(
                 f"roll: shifts ({list(shifts)}) must be a single number when dims is None"
             )
-        flat = _reshape(input, (input.data.size,))
-        return reshape_new(Roll.apply(flat, (int(shifts[0]),), (0,)), input.data.shape)
+        flat = _reshape(input, (input._data.size,))
+        return reshape_new(Roll.apply(flat, (int(shifts[0]),), (0,)), input._data.shape)
     dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
     if len(shifts) != len(dims):
         raise RuntimeError(
             f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}"
         )
-    n = input.data.ndim
+    n = input._data.ndim
     axes = tuple(canonical_dim(d, n) for d in dims)
     if n == 0:
         return Roll.apply(input, (), ())
@@ -873,7 +873,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value=None) -
             (wrap around).
     """
     pad = [int(p) for p in pad]
-    n = input.data.ndim
+    n = input._data.ndim
     if len(pad) % 2 or len(pad) // 2 > n:
         raise RuntimeError(
             f"Padding length must be divisible by 2 and at most twice the number of dims "
@@ -902,17 +902,17 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value=None) -
     out = input
     for d in range(n - k, n):
         left, right = widths[d]
-        size = input.data.shape[d]
+        size = input._data.shape[d]
         if mode == "reflect" and (left >= size or right >= size):
             raise RuntimeError(
                 f"Argument #4: Padding size should be less than the corresponding input "
                 f"dimension, but got: padding ({left}, {right}) at dimension {d} of input "
-                f"{_sizes_str(input.data.shape)}"
+                f"{_sizes_str(input._data.shape)}"
             )
         if mode == "circular" and (left > size or right > size):
             raise RuntimeError(
                 "Padding value causes wrapping around more than once: padding "
-                f"({left}, {right}) at dimension {d} of input {_sizes_str(input.data.shape)}"
+                f"({left}, {right}) at dimension {d} of input {_sizes_str(input._data.shape)}"
             )
         if left == right == 0:
             continue
@@ -920,7 +920,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value=None) -
             raise NotImplementedError(f"pad(mode='{mode}') with negative widths")
         # which source element each output position copies; the gradient scatter-adds back
         src = np.pad(np.arange(size), (left, right), mode=_PAD_MODES[mode])
-        out = getitem(out, (_ALL,) * d + (array_module(input.data).asarray(src),))
+        out = getitem(out, (_ALL,) * d + (array_module(input._data).asarray(src),))
     return out
 
 
@@ -929,7 +929,7 @@ def _constant_pad(input: Tensor, widths: list, value) -> Tensor:
 
     if any(a < 0 or b < 0 for a, b in widths):  # negative widths crop first
         crop = tuple(
-            slice(max(-a, 0), n - max(-b, 0)) for (a, b), n in zip(widths, input.data.shape)
+            slice(max(-a, 0), n - max(-b, 0)) for (a, b), n in zip(widths, input._data.shape)
         )
         input = getitem(input, crop)
         widths = [(max(a, 0), max(b, 0)) for a, b in widths]
@@ -1043,17 +1043,17 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
 
 
 def _check_matrix(input: Tensor, name: str) -> None:
-    if input.data.ndim < 2:
+    if input._data.ndim < 2:
         raise RuntimeError(
             f"{name}: input tensor must have at least 2 dimensions (got shape "
-            f"{_sizes_str(input.data.shape)})"
+            f"{_sizes_str(input._data.shape)})"
         )
 
 
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The view of the diagonal `offset` (above the main one when > 0) of the matrices spanned
     by dims dim1 and dim2; the diagonal becomes the last dim."""
-    n = input.data.ndim
+    n = input._data.ndim
     a1, a2 = canonical_dim(dim1, n), canonical_dim(dim2, n)
     if a1 == a2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
@@ -1063,28 +1063,28 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
 def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """Matrices (in dims dim1, dim2 of a tensor with one more dim) whose diagonal `offset` is
     the last dim of `input`, zero elsewhere."""
-    n = input.data.ndim + 1
+    n = input._data.ndim + 1
     a1, a2 = canonical_dim(dim1, n), canonical_dim(dim2, n)
     if a1 == a2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    size = (input.data.shape[-1] if input.data.ndim else 1) + abs(int(offset))
-    batch = list(input.data.shape[:-1])
+    size = (input._data.shape[-1] if input._data.ndim else 1) + abs(int(offset))
+    batch = list(input._data.shape[:-1])
     for a in sorted((a1, a2)):
         batch.insert(a, size)
-    v = input if input.data.ndim else _reshape(input, (1,))
+    v = input if input._data.ndim else _reshape(input, (1,))
     return DiagEmbed.apply(v, tuple(batch), int(offset), a1, a2)
 
 
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     """A 1-d tensor -> the square matrix with it on diagonal `diagonal`; a 2-d tensor -> a copy
     of that diagonal."""
-    if input.data.ndim == 1:
+    if input._data.ndim == 1:
         return diag_embed(input, diagonal, 0, 1)
-    if input.data.ndim == 2:
+    if input._data.ndim == 2:
         from .conversion import clone
 
         return clone(Diagonal.apply(input, int(diagonal), 0, 1))
-    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.data.ndim}D")
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input._data.ndim}D")
 
 
 # ----------------------------------------------------------------- NumPy names for backward rules

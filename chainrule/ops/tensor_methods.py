@@ -278,8 +278,8 @@ def unfold(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
 
 def stride(self: Tensor, dim: int | None = None):
     """The step in elements between neighbours along each dim (of the underlying array)."""
-    item = self.data.dtype.itemsize
-    strides = tuple(s // item for s in self.data.strides)
+    item = self._data.dtype.itemsize
+    strides = tuple(s // item for s in self._data.strides)
     return strides if dim is None else strides[dim]
 
 
@@ -287,18 +287,18 @@ def storage_offset(self: Tensor) -> int:
     """Where this view starts in its base's memory, in elements (0 for a tensor that owns it)."""
     if self._base is None:
         return 0
-    return (_address(self.data) - _address(self._base.data)) // self.data.dtype.itemsize
+    return (_address(self._data) - _address(self._base._data)) // self._data.dtype.itemsize
 
 
 def data_ptr(self: Tensor) -> int:
     """The address of the first element."""
-    return _address(self.data)
+    return _address(self._data)
 
 
 def _address(a) -> int:
     if isinstance(a, np.ndarray):
         return a.__array_interface__["data"][0]
-    return int(a.data.ptr)  # CuPy
+    return int(a._data.ptr)  # CuPy
 
 
 def _m_h(self: Tensor) -> Tensor:

@@ -80,7 +80,7 @@ class Adadelta(Optimizer):
             g = -g
         if group["weight_decay"] != 0:
             g = g + group["weight_decay"] * p
-        v, u = state["square_avg"].data, state["acc_delta"].data
+        v, u = state["square_avg"]._data, state["acc_delta"]._data
         v *= rho
         v += (1 - rho) * g * g
         delta = xp.sqrt(u + eps) / xp.sqrt(v + eps) * g

@@ -70,7 +70,7 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(real_view(p.data), self.state[p], group)
+                self._init_state(real_view(p._data), self.state[p], group)
 
     @staticmethod
     def _init_state(p, state, group):
@@ -87,6 +87,6 @@ class Adagrad(Optimizer):
         if group["weight_decay"] != 0:
             g = g + group["weight_decay"] * p
         lr = float(group["lr"]) / (1 + (t - 1) * group["lr_decay"])
-        s = state["sum"].data
+        s = state["sum"]._data
         s += g * g
         p -= lr * (g / (xp.sqrt(s) + group["eps"]))

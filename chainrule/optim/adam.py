@@ -98,7 +98,7 @@ class Adam(Optimizer):
                 p *= 1 - lr * wd
             else:
                 g = g + wd * p
-        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
         lerp_(m, g, 1 - beta1)
         v *= beta2
         # temporaries are reused in place: fresh big arrays page-fault (asarray: for a 0-d
@@ -109,7 +109,7 @@ class Adam(Optimizer):
         step_size = lr / (1 - beta1**t)
         bias_correction2_sqrt = (1 - beta2**t) ** 0.5
         if group["amsgrad"]:
-            v_max = state["max_exp_avg_sq"].data
+            v_max = state["max_exp_avg_sq"]._data
             xp.maximum(v_max, v, out=v_max)
             v = v_max
         denom = xp.sqrt(v, out=g2)

@@ -80,7 +80,7 @@ class Adamax(Optimizer):
         t = increment_step(state)
         if group["weight_decay"] != 0:
             g = g + group["weight_decay"] * p
-        m, u = state["exp_avg"].data, state["exp_inf"].data
+        m, u = state["exp_avg"]._data, state["exp_inf"]._data
         lerp_(m, g, 1 - beta1)
         u *= beta2
         xp.maximum(u, xp.abs(g) + group["eps"], out=u)

@@ -131,7 +131,7 @@ def _unwrap(value):
     if isinstance(value, list):
         return [_unwrap(v) for v in value]
     if isinstance(value, Tensor):
-        return value.data[()] if value.data.ndim == 0 else value.data
+        return value._data[()] if value._data.ndim == 0 else value._data
     return value
 
 
@@ -212,23 +212,23 @@ class LBFGS(Optimizer):
     def _gather_flat_grad(self):
         views = []
         for p in self._params:
-            view = real_view(p.data if p._grad is None else p._grad.data).ravel()
+            view = real_view(p._data if p._grad is None else p._grad._data).ravel()
             views.append(view * 0 if p._grad is None else view)
         return array_module(views[0]).concatenate(views)
 
     def _add_grad(self, step_size, update) -> None:
         offset = 0
         for p in self._params:
-            view = real_view(p.data)  # complex parameters as (real, imag) pairs
+            view = real_view(p._data)  # complex parameters as (real, imag) pairs
             n = view.size
             view += step_size * update[offset : offset + n].reshape(view.shape)
-            p._version.bump("LBFGS.step")
+            p._vc.bump("LBFGS.step")
             offset += n
 
     def _set_param(self, values) -> None:
         for p, value in zip(self._params, values):
-            p.data[...] = value
-            p._version.bump("LBFGS.step")
+            p._data[...] = value
+            p._vc.bump("LBFGS.step")
 
     def _directional_evaluate(self, closure, x, t, d):
         self._add_grad(t, d)
@@ -324,7 +324,7 @@ class LBFGS(Optimizer):
 
             ls_func_evals = 0
             if line_search_fn is not None:
-                x_init = [p.data.copy() for p in self._params]
+                x_init = [p._data.copy() for p in self._params]
 
                 def obj_func(x, t, d):
                     return self._directional_evaluate(evaluate, x, t, d)

@@ -97,10 +97,10 @@ class NAdam(Optimizer):
                 g = g + wd * p
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * psi)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * psi)))
-        mu_product = state["mu_product"].data
+        mu_product = state["mu_product"]._data
         mu_product *= mu  # rounded to the scalar dtype, as PyTorch's float32 tensor is
         mu_product = float(mu_product)
-        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
         lerp_(m, g, 1 - beta1)
         v *= beta2
         v += (1 - beta2) * g * g

@@ -91,8 +91,8 @@ def increment_step(state: dict) -> float:
     """state["step"] += 1 (a Tensor in place, or a number); returns the new count."""
     step = state["step"]
     if isinstance(step, Tensor):
-        step.data += 1
-        return float(step.data)
+        step._data += 1
+        return float(step._data)
     state["step"] = step + 1
     return float(step + 1)
 
@@ -291,8 +291,8 @@ class Optimizer:
                         g.detach_()
                     else:
                         g.requires_grad = False
-                    g.data[...] = 0
-                    g._version.bump("zero_")
+                    g._data[...] = 0
+                    g._vc.bump("zero_")
 
     def step(self, closure: Callable[[], Any] | None = None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss if given.
@@ -311,7 +311,7 @@ class Optimizer:
                     g = p._grad
                     if g is None:
                         continue
-                    p_arr, g_arr = real_view(p.data), real_view(g.data)
+                    p_arr, g_arr = real_view(p._data), real_view(g._data)
                     state = self.state.get(p)
                     if state is None:  # made only if the rule stores something, as in PyTorch
                         state = {}
@@ -320,7 +320,7 @@ class Optimizer:
                             self.state[p] = state
                     else:
                         self.update(p_arr, g_arr, state, group)
-                    p._version.bump(op)
+                    p._vc.bump(op)
         return loss
 
     def update(self, p, g, state: dict, group: dict) -> None:
@@ -447,10 +447,10 @@ _SCALAR_STATE = ("step", "mu_product")
 def _cast(p: Tensor, value, key=None):
     """A copy of a loaded state value on p's device; floating tensors in p's dtype."""
     if isinstance(value, Tensor):
-        data = value.data
+        data = value._data
         if key not in _SCALAR_STATE:
-            if p.is_floating_point() and data.dtype != p.data.dtype:
-                data = data.astype(p.data.dtype)
+            if p.is_floating_point() and data.dtype != p._data.dtype:
+                data = data.astype(p._data.dtype)
             data = backend.to_device(data, p.device)
         return Tensor._make(data.copy())
     if hasattr(value, "__array__") and hasattr(value, "dtype"):  # a raw array

@@ -91,7 +91,7 @@ class RAdam(Optimizer):
                 p *= 1 - lr * wd
             else:
                 g = g + wd * p
-        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
         lerp_(m, g, 1 - beta1)
         v *= beta2
         v += (1 - beta2) * g * g

@@ -90,18 +90,18 @@ class RMSprop(Optimizer):
         increment_step(state)
         if group["weight_decay"] != 0:
             g = g + group["weight_decay"] * p
-        v = state["square_avg"].data
+        v = state["square_avg"]._data
         v *= alpha
         v += (1 - alpha) * g * g
         if group["centered"]:
-            g_avg = state["grad_avg"].data
+            g_avg = state["grad_avg"]._data
             lerp_(g_avg, g, 1 - alpha)
             s = xp.sqrt(v - g_avg * g_avg)
         else:
             s = xp.sqrt(v)
         s += group["eps"]
         if mu > 0:
-            b = state["momentum_buffer"].data
+            b = state["momentum_buffer"]._data
             b *= mu
             b += g / s
             p -= lr * b

@@ -93,13 +93,13 @@ class SGD(Optimizer):
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = zeros_state(p)
-                buf.data[...] = g
+                buf._data[...] = g
             else:
-                b = buf.data
+                b = buf._data
                 b *= mu
                 if group["dampening"] == 0:
                     b += g  # the same bits as 1.0·g, one pass fewer
                 else:
                     b += (1 - group["dampening"]) * g
-            g = g + mu * buf.data if group["nesterov"] else buf.data
+            g = g + mu * buf._data if group["nesterov"] else buf._data
         p -= lr * g

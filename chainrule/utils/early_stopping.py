@@ -15,7 +15,7 @@ __all__ = ["EarlyStopping"]
 def _snapshot(value):
     """A deep copy of a state dict whose tensors no longer share memory with the model's."""
     if isinstance(value, Tensor):
-        return Tensor._make(value.data.copy())
+        return Tensor._make(value._data.copy())
     if isinstance(value, dict):
         return type(value)((k, _snapshot(v)) for k, v in value.items())
     if isinstance(value, (list, tuple)):

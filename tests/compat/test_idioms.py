@@ -205,6 +205,43 @@ def transpose_and_compare(m):
     return b, a, a.eq(b), a.ne(b), a.lt(3), a.le(3), a.gt(3), a.ge(3), a.is_floating_point()
 
 
+def data_read_and_write(m):
+    """The init and update idioms of older scripts: .data shares memory, carries no history."""
+    m.manual_seed(0)
+    lin = m.nn.Linear(3, 2)
+    lin.weight.data.fill_(0.5)
+    lin.bias.data.zero_()
+    lin.bias.data.add_(m.tensor([1.0, -1.0]))
+    w = lin.weight.data
+    lin(m.ones(4, 3)).sum().backward()
+    p = lin.weight
+    p.data.add_(p.grad, alpha=-0.1)  # the hand-written SGD step of many tutorials
+    lin.bias.data = m.tensor([3.0, 4.0, 5.0])  # assigning may change the shape
+    return (
+        w, lin.weight, lin.bias, type(w).__name__, w.requires_grad, lin.weight.requires_grad,
+        w.grad_fn is None, (lin.weight * 2).data.requires_grad, lin.bias.shape,
+    )
+
+
+def data_hides_changes_from_autograd(m):
+    """A change made through .data is not seen by autograd (no version bump): PyTorch's
+    documented hazard, kept so that scripts that rely on it behave the same."""
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    y = x.sigmoid()  # saves its output for backward
+    y.data.mul_(0)  # autograd does not notice: backward uses the zeros
+    y.sum().backward()
+    return x.grad, x._version
+
+
+def data_setter_refuses_non_tensors(m):
+    x = m.zeros(2)
+    try:
+        x.data = [1.0, 2.0]
+    except TypeError:
+        return "TypeError"
+    return "accepted"
+
+
 def real_imag(m):
     z = m.tensor([1 + 2j, -3j])
     x = m.tensor([1.5])
@@ -496,6 +533,9 @@ IDIOMS = [
     Idiom("type_as_view_as", type_as_view_as),
     Idiom("sizes_in_bytes", sizes_in_bytes),
     Idiom("transpose_and_compare", transpose_and_compare),
+    Idiom("data_read_and_write", data_read_and_write),
+    Idiom("data_hides_changes_from_autograd", data_hides_changes_from_autograd),
+    Idiom("data_setter_refuses_non_tensors", data_setter_refuses_non_tensors),
     Idiom("real_imag", real_imag),
     Idiom("manual_seed_returns_generator", manual_seed_returns_generator),
     Idiom("reproducible_from_one_seed", reproducible_from_one_seed),

@@ -312,7 +312,7 @@ def test_conv2d_backward_does_not_keep_the_columns():
     w = chainrule.ones(3, 1, 3, 3, requires_grad=True)
     y = conv_ops.conv2d(x, w)
     saved = y.grad_fn.saved
-    assert len(saved) == 2 and saved[0] is x.data and saved[1] is w.data
+    assert len(saved) == 2 and saved[0] is x._data and saved[1] is w._data
 
 
 @pytest.mark.parametrize(

@@ -82,13 +82,13 @@ def test_update_is_in_place(name):
     """The parameter keeps its identity and memory, views see the update, and a graph that
     saved the old value refuses to backward."""
     w = _w(2, 3)
-    buffer, row = w.data, w[0]  # a view made before the step
+    buffer, row = w._data, w[0]  # a view made before the step
     opt = getattr(optim, name)([w], lr=0.1)
     (w * w).sum().backward()
     y = w + 3.0  # saves nothing of w
     z = (w * w).sum()  # saves w
     opt.step()
-    assert w.data is buffer
+    assert w._data is buffer
     np.testing.assert_array_equal(row.detach().numpy(), w.detach().numpy()[0])
     assert not np.array_equal(w.detach().numpy(), np.ones((2, 3)))
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):

@@ -108,8 +108,8 @@ class _BatchNorm(_NormBase):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data += 1  # an int64 counter: no graph, no dtype change
-            self.num_batches_tracked._version.bump("add_")
+            self.num_batches_tracked._data += 1  # an int64 counter: no graph, no dtype change
+            self.num_batches_tracked._vc.bump("add_")
             if self.momentum is None:  # momentum=None: the cumulative average of all batches
                 factor = 1.0 / float(self.num_batches_tracked.item())
         # eval uses the running statistics, unless there are none (track_running_stats=False)

@@ -131,7 +131,7 @@ class Module:
             )
         if isinstance(tensor, Buffer):
             persistent = tensor.persistent
-            tensor = Tensor._make(tensor.data)
+            tensor = Tensor._make(tensor._data)
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -353,7 +353,7 @@ class Module:
                 g = p.grad
                 if g.grad_fn is not None:
                     p.grad = g.detach()
-                p.grad.data[...] = 0
+                p.grad._data[...] = 0
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call fn on every submodule (children first) and then on self; e.g. custom init."""
@@ -374,9 +374,9 @@ class Module:
                 if p is None:
                     continue
                 new = fn(p)
-                p.data = new.data
+                p._data = new._data
                 if p._grad is not None:
-                    p._grad = Tensor._make(fn(p._grad).data)
+                    p._grad = Tensor._make(fn(p._grad)._data)
             for name, b in self._buffers.items():
                 if b is not None:
                     self._buffers[name] = fn(b)

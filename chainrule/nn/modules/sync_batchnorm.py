@@ -79,7 +79,7 @@ def _global_stats(x, group):
     size = dist.get_world_size(group)
     everyone = [Tensor._make(xp.empty_like(mine)) for _ in range(size)]
     dist.all_gather(everyone, Tensor._make(mine), group=group)
-    table = xp.stack([t.data for t in everyone])  # (ranks, 1 + 2C): count, means, M2s
+    table = xp.stack([t._data for t in everyone])  # (ranks, 1 + 2C): count, means, M2s
     c = x.shape[1]
     counts, means, m2s = table[:, :1], table[:, 1 : 1 + c], table[:, 1 + c :]
     total = float(counts.sum())
@@ -138,11 +138,11 @@ class SyncBatchNorm(_BatchNorm):
             )
         factor = 0.0 if self.momentum is None else self.momentum
         if self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data += 1
-            self.num_batches_tracked._version.bump("add_")
+            self.num_batches_tracked._data += 1
+            self.num_batches_tracked._vc.bump("add_")
             if self.momentum is None:
                 factor = 1.0 / float(self.num_batches_tracked.item())
-        mean, var, count = _global_stats(input.data, self.process_group)
+        mean, var, count = _global_stats(input._data, self.process_group)
         group = dist.process_group._default_group(self.process_group)
         y = SyncBatchNormOp.apply(input, self.weight, self.bias, mean, var, self.eps, count, group)
         if self.track_running_stats and self.running_mean is not None:

@@ -54,8 +54,8 @@ class GradBucket:
         sizes = [p.numel() for p in params]
         self.offsets = np.cumsum([0] + sizes[:-1]).tolist()
         self.sizes = sizes
-        xp = array_module(params[0].data)
-        self.flat = xp.zeros(sum(sizes), params[0].data.dtype)
+        xp = array_module(params[0]._data)
+        self.flat = xp.zeros(sum(sizes), params[0]._data.dtype)
         self._buffer = Tensor._make(self.flat)
         self.pending = len(params)
         self.work = None  # the all-reduce (or the hook's Future) in flight
@@ -76,11 +76,11 @@ class GradBucket:
         return self._is_last
 
     def set_buffer(self, tensor: Tensor) -> None:
-        self.flat[...] = tensor.data.reshape(-1)
+        self.flat[...] = tensor._data.reshape(-1)
 
     def view(self, j: int):
         off, n = self.offsets[j], self.sizes[j]
-        return self.flat[off : off + n].reshape(self._params[j].data.shape)
+        return self.flat[off : off + n].reshape(self._params[j]._data.shape)
 
     def __repr__(self):
         return f"GradBucket(index={self._index}, params={self._names}, numel={self.flat.size})"
@@ -217,7 +217,7 @@ class DistributedDataParallel(Module):
         filling: dict = {}  # (dtype, array type) -> [parameter indices, bytes]
         caps: dict = {}
         for i in reversed(range(len(self._params))):
-            data = self._params[i].data
+            data = self._params[i]._data
             key = (data.dtype, type(data))
             current = filling.setdefault(key, [[], 0])
             current[0].append(i)
@@ -303,7 +303,7 @@ class DistributedDataParallel(Module):
         if zero:
             view[...] = 0
         else:
-            g = self._params[i]._grad.data
+            g = self._params[i]._grad._data
             if g is not view:
                 view[...] = g
         bucket.pending -= 1
@@ -341,7 +341,7 @@ class DistributedDataParallel(Module):
                     bucket.flat /= n
             else:  # a communication hook's Future: its value is the averaged bucket
                 value = work.wait()
-                data = value.data if isinstance(value, Tensor) else value
+                data = value._data if isinstance(value, Tensor) else value
                 if data is not bucket.flat:
                     bucket.flat[...] = data.reshape(-1)
         skip = set()
@@ -359,7 +359,7 @@ class DistributedDataParallel(Module):
             if p._grad is None:
                 p._grad = Tensor._make(view)
             else:
-                p._grad.data = view
+                p._grad._data = view
         self._expect_hooks = False
         self._started = False
 
@@ -400,16 +400,16 @@ def _broadcast_coalesced(tensors: list, group) -> None:
     """Broadcast rank 0's values of tensors, one flat message per dtype."""
     by_dtype: dict = {}
     for t in tensors:
-        by_dtype.setdefault((t.data.dtype, type(t.data)), []).append(t)
+        by_dtype.setdefault((t._data.dtype, type(t._data)), []).append(t)
     for ts in by_dtype.values():
-        xp = array_module(ts[0].data)
-        flat = xp.concatenate([t.data.reshape(-1) for t in ts])
+        xp = array_module(ts[0]._data)
+        flat = xp.concatenate([t._data.reshape(-1) for t in ts])
         dist.broadcast(Tensor._make(flat), src=0, group=group)
         start = 0
         for t in ts:
-            n = t.data.size
-            t.data[...] = flat[start : start + n].reshape(t.data.shape)
-            t._version.bump("broadcast")
+            n = t._data.size
+            t._data[...] = flat[start : start + n].reshape(t._data.shape)
+            t._vc.bump("broadcast")
             start += n
 
 

@@ -67,8 +67,8 @@ def get_total_norm(
     norm_type = float(norm_type)
     if not tensors:
         return Tensor._make(np.array(0.0, dtype=np.float32))
-    first = tensors[0].data
-    norms = [to_device(_norm(t.data, norm_type), tensors[0].device) for t in tensors]
+    first = tensors[0]._data
+    norms = [to_device(_norm(t._data, norm_type), tensors[0].device) for t in tensors]
     xp = array_module(first)
     total = _norm(xp.stack([xp.asarray(n) for n in norms]), norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
@@ -90,13 +90,13 @@ def clip_grads_with_norm_(
     grads = _grads(parameters)
     if not grads:
         return
-    norm = total_norm.data if isinstance(total_norm, Tensor) else total_norm
-    xp = array_module(grads[0].data)
+    norm = total_norm._data if isinstance(total_norm, Tensor) else total_norm
+    xp = array_module(grads[0]._data)
     coef = xp.minimum(float(max_norm) / (norm + 1e-6), 1.0)
     with np.errstate(invalid="ignore"):  # a nan or inf norm scales silently, as in PyTorch
         for g in grads:
-            g.data *= coef
-            g._version.bump("clip_grad_norm_")
+            g._data *= coef
+            g._vc.bump("clip_grad_norm_")
 
 
 def clip_grad_norm_(
@@ -164,6 +164,6 @@ def clip_grad_value_(
     """
     clip_value = float(clip_value)
     for g in _grads(parameters):
-        xp = array_module(g.data)
-        xp.clip(g.data, -clip_value, clip_value, out=g.data)
-        g._version.bump("clip_grad_value_")
+        xp = array_module(g._data)
+        xp.clip(g._data, -clip_value, clip_value, out=g._data)
+        g._vc.bump("clip_grad_value_")

@@ -61,5 +61,5 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
                 f"vector_to_parameters: the vector has {vec.numel()} elements, fewer than the "
                 f"parameters need (at least {pointer + n})"
             )
-        p.data = vec.data.reshape(-1)[pointer : pointer + n].reshape(p.data.shape)
+        p._data = vec._data.reshape(-1)[pointer : pointer + n].reshape(p._data.shape)
         pointer += n
