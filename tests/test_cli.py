@@ -91,15 +91,19 @@ def test_run_starts_ranks_through_mpiexec(tmp_path):
     if find_mpiexec() is None:
         pytest.skip("no mpiexec")
     script = tmp_path / "hello.py"
+    # each rank writes a file of its own: the ranks' stdout is merged by mpiexec, which may
+    # interleave two lines written at the same moment
     script.write_text(
+        "import sys\n"
         "import chainrule.distributed as dist\n"
         "dist.init_process_group('mpi')\n"
-        "print('rank', dist.get_rank(), 'of', dist.get_world_size())\n"
+        "r, n = dist.get_rank(), dist.get_world_size()\n"
+        "open(f'{sys.argv[1]}/rank{r}.txt', 'w').write(f'rank {r} of {n}')\n"
     )
     out = subprocess.run(
-        [sys.executable, "-m", "chainrule", "run", "-n", "2", str(script)],
+        [sys.executable, "-m", "chainrule", "run", "-n", "2", str(script), str(tmp_path)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    ranks = sorted(line for line in out.stdout.splitlines() if line.startswith("rank"))
-    assert ranks == ["rank 0 of 2", "rank 1 of 2"], out.stdout
+    ranks = sorted(p.read_text() for p in tmp_path.glob("rank*.txt"))
+    assert ranks == ["rank 0 of 2", "rank 1 of 2"], out.stdout + out.stderr
