@@ -27,7 +27,10 @@ from .process_group import (
     barrier,
     destroy_process_group,
     get_backend,
+    get_global_rank,
+    get_group_rank,
     get_node_local_rank,
+    get_process_group_ranks,
     get_rank,
     get_world_size,
     group,
@@ -36,6 +39,7 @@ from .process_group import (
     is_initialized,
     is_mpi_available,
     is_nccl_available,
+    new_group,
 )
 
 __all__ = [
@@ -55,7 +59,10 @@ __all__ = [
     "destroy_process_group",
     "gather",
     "get_backend",
+    "get_global_rank",
+    "get_group_rank",
     "get_node_local_rank",
+    "get_process_group_ranks",
     "get_rank",
     "get_world_size",
     "group",
@@ -64,6 +71,7 @@ __all__ = [
     "is_initialized",
     "is_mpi_available",
     "is_nccl_available",
+    "new_group",
     "reduce",
     "reduce_scatter",
     "reduce_scatter_tensor",

@@ -235,8 +235,25 @@ class MPITransport:
     def abort(self, code: int = 1) -> None:
         self.comm.Abort(code)
 
+    def split(self, ranks: list[int]) -> MPITransport | None:
+        """A transport over ``ranks`` of this one (in that order), for those ranks; None for
+        the others. Every rank of this transport must call it, with the same ranks."""
+        member = self.rank in ranks
+        color = 0 if member else self.MPI.UNDEFINED
+        key = ranks.index(self.rank) if member else 0
+        sub = self.comm.Split(color, key)
+        if not member:
+            return None
+        transport = MPITransport(sub)
+        transport._owns_comm = True
+        return transport
+
+    _owns_comm = False
+
     def close(self) -> None:
-        pass
+        if self._owns_comm:
+            self.comm.Free()
+            self._owns_comm = False
 
 
 class LocalTransport:
@@ -281,6 +298,9 @@ class LocalTransport:
 
     def abort(self, code: int = 1) -> None:
         raise SystemExit(code)
+
+    def split(self, ranks: list[int]) -> LocalTransport | None:
+        return LocalTransport() if ranks == [0] else None
 
     def close(self) -> None:
         pass

@@ -230,6 +230,11 @@ class NCCLTransport:
         finally:
             self.cpu.abort(code)
 
+    def split(self, ranks: list[int]) -> NCCLTransport | None:
+        """A new NCCL communicator over ``ranks`` (its id travels over the matching MPI one)."""
+        cpu = self.cpu.split(ranks)
+        return None if cpu is None else NCCLTransport(cpu)
+
     def close(self) -> None:
         self.comm.destroy()
         self.cpu.close()

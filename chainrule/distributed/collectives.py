@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..backend import array_module
 from ..tensor import Tensor
 from ._mpi import Work
-from .process_group import ProcessGroup, ReduceOp, _default_group
+from .process_group import ProcessGroup, ReduceOp, _member_group, _peer
 
 __all__ = [
     "all_gather",
@@ -113,7 +113,9 @@ def all_reduce(tensor: Tensor, op=ReduceOp.SUM, group: ProcessGroup | None = Non
         >>> dist.destroy_process_group()
     """
     _check_tensor(tensor, "all_reduce's tensor")
-    pg, op = _default_group(group), _reduce_op(op)
+    pg, op = _member_group(group, "all_reduce"), _reduce_op(op)
+    if pg is None:
+        return None
     flat = _flat(tensor)
     work = pg.transport.allreduce(flat, op, async_op)
     work._result = [tensor]
@@ -126,12 +128,16 @@ def all_reduce(tensor: Tensor, op=ReduceOp.SUM, group: ProcessGroup | None = Non
     return _finish(work, done, async_op)
 
 
-def reduce(tensor: Tensor, dst: int = 0, op=ReduceOp.SUM, group: ProcessGroup | None = None,
-           async_op: bool = False):  # fmt: skip
+def reduce(tensor: Tensor, dst: int | None = None, op=ReduceOp.SUM,
+           group: ProcessGroup | None = None, async_op: bool = False,
+           group_dst: int | None = None):  # fmt: skip
     """Reduce ``tensor`` over all ranks into ``tensor`` on rank ``dst`` (the others keep
-    theirs)."""
+    theirs). ``dst`` is a global rank; ``group_dst`` a rank within ``group``."""
     _check_tensor(tensor, "reduce's tensor")
-    pg, op = _default_group(group), _reduce_op(op)
+    pg, op = _member_group(group, "reduce"), _reduce_op(op)
+    if pg is None:
+        return None
+    dst = _peer(pg, dst, group_dst, "dst")
     flat = _flat(tensor)
     work = pg.transport.reduce(flat, op, dst, async_op)
     work._result = [tensor]
@@ -149,7 +155,9 @@ def reduce_scatter(output: Tensor, input_list: list, op=ReduceOp.SUM,
                    group: ProcessGroup | None = None, async_op: bool = False):  # fmt: skip
     """Rank i gets the reduction over all ranks of their ``input_list[i]``, in ``output``.
     The entries may differ in size (the same sizes on every rank)."""
-    pg, op = _default_group(group), _reduce_op(op)
+    pg, op = _member_group(group, "reduce_scatter"), _reduce_op(op)
+    if pg is None:
+        return None
     _check_tensor(output, "reduce_scatter's output")
     _check_list("reduce_scatter's input_list", input_list, pg)
     _same_dtype("reduce_scatter", output, input_list)
@@ -176,7 +184,9 @@ def reduce_scatter(output: Tensor, input_list: list, op=ReduceOp.SUM,
 def reduce_scatter_tensor(output: Tensor, input: Tensor, op=ReduceOp.SUM,
                           group: ProcessGroup | None = None, async_op: bool = False):  # fmt: skip
     """``reduce_scatter`` of ``input`` split into world_size equal chunks along dim 0."""
-    pg = _default_group(group)
+    pg = _member_group(group, "reduce_scatter_tensor")
+    if pg is None:
+        return None
     n = pg.size()
     if input.numel() != output.numel() * n:
         raise ValueError(
@@ -188,11 +198,15 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op=ReduceOp.SUM,
 
 
 # ---------------------------------------------------------------------------- data movement
-def broadcast(tensor: Tensor, src: int = 0, group: ProcessGroup | None = None,
-              async_op: bool = False):  # fmt: skip
-    """Copy rank ``src``'s ``tensor`` into ``tensor`` on every rank."""
+def broadcast(tensor: Tensor, src: int | None = None, group: ProcessGroup | None = None,
+              async_op: bool = False, group_src: int | None = None):  # fmt: skip
+    """Copy rank ``src``'s ``tensor`` into ``tensor`` on every rank (``src`` a global rank,
+    default 0; or ``group_src``, a rank within ``group``)."""
     _check_tensor(tensor, "broadcast's tensor")
-    pg = _default_group(group)
+    pg = _member_group(group, "broadcast")
+    if pg is None:
+        return None
+    src = _peer(pg, src, group_src, "src")
     flat = _flat(tensor)
     work = pg.transport.broadcast(flat, src, async_op)
     work._result = [tensor]
@@ -203,7 +217,9 @@ def all_gather(tensor_list: list, tensor: Tensor, group: ProcessGroup | None = N
                async_op: bool = False):  # fmt: skip
     """Fill ``tensor_list[i]`` with rank i's ``tensor`` on every rank. Ranks may send
     different sizes: ``tensor_list[i]`` says how many elements rank i sends."""
-    pg = _default_group(group)
+    pg = _member_group(group, "all_gather")
+    if pg is None:
+        return None
     _check_tensor(tensor, "all_gather's tensor")
     _check_list("all_gather's tensor_list", tensor_list, pg)
     _same_dtype("all_gather", tensor, tensor_list)
@@ -237,7 +253,9 @@ def _scatter_into(tensors: list, flat, op: str) -> None:
 def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor,
                            group: ProcessGroup | None = None, async_op: bool = False):  # fmt: skip
     """Rank i's ``input_tensor`` lands in chunk i (along dim 0) of ``output_tensor``."""
-    pg = _default_group(group)
+    pg = _member_group(group, "all_gather_into_tensor")
+    if pg is None:
+        return None
     n = pg.size()
     if output_tensor.numel() != input_tensor.numel() * n:
         raise ValueError(
@@ -251,11 +269,15 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor,
     return _finish(work, lambda: _store(output_tensor, recv, "all_gather"), async_op)
 
 
-def gather(tensor: Tensor, gather_list: list | None = None, dst: int = 0,
-           group: ProcessGroup | None = None, async_op: bool = False):  # fmt: skip
+def gather(tensor: Tensor, gather_list: list | None = None, dst: int | None = None,
+           group: ProcessGroup | None = None, async_op: bool = False,
+           group_dst: int | None = None):  # fmt: skip
     """Rank ``dst`` receives every rank's ``tensor`` into ``gather_list`` (sizes may differ:
     ``gather_list[i]`` is shaped like rank i's tensor); the other ranks pass no list."""
-    pg = _default_group(group)
+    pg = _member_group(group, "gather")
+    if pg is None:
+        return None
+    dst = _peer(pg, dst, group_dst, "dst")
     _check_tensor(tensor, "gather's tensor")
     recv = counts = None
     if pg.rank() == dst:
@@ -280,11 +302,15 @@ def gather(tensor: Tensor, gather_list: list | None = None, dst: int = 0,
     return _finish(work, done, async_op)
 
 
-def scatter(tensor: Tensor, scatter_list: list | None = None, src: int = 0,
-            group: ProcessGroup | None = None, async_op: bool = False):  # fmt: skip
+def scatter(tensor: Tensor, scatter_list: list | None = None, src: int | None = None,
+            group: ProcessGroup | None = None, async_op: bool = False,
+            group_src: int | None = None):  # fmt: skip
     """Rank i receives ``scatter_list[i]`` of rank ``src`` into ``tensor`` (sizes may differ
     per rank); the other ranks pass no list."""
-    pg = _default_group(group)
+    pg = _member_group(group, "scatter")
+    if pg is None:
+        return None
+    src = _peer(pg, src, group_src, "src")
     _check_tensor(tensor, "scatter's tensor")
     send = counts = None
     if pg.rank() == src:
@@ -308,12 +334,20 @@ def scatter(tensor: Tensor, scatter_list: list | None = None, src: int = 0,
 # ---------------------------------------------------------------------------------- objects
 def all_gather_object(object_list: list, obj, group: ProcessGroup | None = None) -> None:
     """``object_list[i]`` becomes rank i's ``obj`` (any picklable value) on every rank."""
-    values = _default_group(group).transport.allgather_object(obj)
+    pg = _member_group(group, "all_gather_object")
+    if pg is None:
+        return None
+    values = pg.transport.allgather_object(obj)
     object_list[:] = values
 
 
-def broadcast_object_list(object_list: list, src: int = 0, group: ProcessGroup | None = None,
-                          device=None) -> None:  # fmt: skip
+def broadcast_object_list(object_list: list, src: int | None = None,
+                          group: ProcessGroup | None = None, device=None,
+                          group_src: int | None = None) -> None:  # fmt: skip
     """Replace ``object_list``'s entries on every rank with rank ``src``'s."""
-    values = _default_group(group).transport.broadcast_object(list(object_list), src)
+    pg = _member_group(group, "broadcast_object_list")
+    if pg is None:
+        return None
+    src = _peer(pg, src, group_src, "src")
+    values = pg.transport.broadcast_object(list(object_list), src)
     object_list[:] = values

@@ -27,6 +27,9 @@ __all__ = [
     "destroy_process_group",
     "get_backend",
     "get_node_local_rank",
+    "get_global_rank",
+    "get_group_rank",
+    "get_process_group_ranks",
     "get_rank",
     "get_world_size",
     "group",
@@ -35,6 +38,7 @@ __all__ = [
     "is_initialized",
     "is_mpi_available",
     "is_nccl_available",
+    "new_group",
 ]
 
 
@@ -76,11 +80,13 @@ class Backend(str):
 
 
 class ProcessGroup:
-    """A set of ranks and the transport between them (only the world group exists for now)."""
+    """A set of ranks and the transport between them: the world, or a group made by
+    ``new_group``. ``ranks`` are the members' global ranks, in group-rank order."""
 
-    def __init__(self, transport, backend: str):
+    def __init__(self, transport, backend: str, ranks: list[int] | None = None):
         self.transport = transport
         self.backend_name = backend
+        self.ranks = list(range(transport.size)) if ranks is None else ranks
 
     def rank(self) -> int:
         return self.transport.rank
@@ -90,6 +96,17 @@ class ProcessGroup:
 
     def name(self) -> str:
         return self.backend_name
+
+    def group_rank(self, global_rank: int, what: str = "rank") -> int:
+        """The group rank of a global rank (a ValueError naming the members if not one)."""
+        try:
+            return self.ranks.index(global_rank)
+        except ValueError:
+            raise ValueError(
+                f"{what} {global_rank} is not a member of this group (global ranks "
+                f"{self.ranks}); collectives take global ranks, or pass group_{what}= with a "
+                f"rank within the group"
+            ) from None
 
     def __repr__(self):
         return (
@@ -153,6 +170,11 @@ def _default_group(group: ProcessGroup | None = None) -> ProcessGroup:
     if group is not None and group is not GroupMember.WORLD:
         if isinstance(group, ProcessGroup):
             return group
+        if group is GroupMember.NON_GROUP_MEMBER:
+            raise ValueError(
+                "this rank is not a member of the group (new_group returned "
+                "GroupMember.NON_GROUP_MEMBER on it): skip the call on ranks outside the group"
+            )
         raise ValueError(f"group must be None or a ProcessGroup, got {type(group).__name__}")
     if GroupMember.WORLD is None:
         raise ValueError(
@@ -162,6 +184,95 @@ def _default_group(group: ProcessGroup | None = None) -> ProcessGroup:
             "python script.py` for N ranks)"
         )
     return GroupMember.WORLD
+
+
+def _member_group(group, op: str) -> ProcessGroup | None:
+    """The group of a collective, or None (after PyTorch's warning) on a rank outside it."""
+    if group is GroupMember.NON_GROUP_MEMBER:
+        import warnings
+
+        warnings.warn(
+            f"Running {op} on global rank {get_rank()} which does not belong to the given group.",
+            stacklevel=3,
+        )
+        return None
+    return _default_group(group)
+
+
+def _peer(pg: ProcessGroup, rank: int | None, group_rank: int | None, what: str) -> int:
+    """The group rank of a collective's src/dst: given as a global rank (PyTorch's ``src``,
+    ``dst``) or as a rank within the group (``group_src``, ``group_dst``)."""
+    if group_rank is not None:
+        if rank is not None:
+            raise ValueError(f"pass {what} or group_{what}, not both")
+        if not 0 <= group_rank < pg.size():
+            raise ValueError(
+                f"group_{what}={group_rank} is out of range for a group of {pg.size()} ranks"
+            )
+        return group_rank
+    return pg.group_rank(0 if rank is None else rank, what)
+
+
+def new_group(ranks=None, timeout=None, backend=None, pg_options=None,
+              use_local_synchronization: bool = False, group_desc=None,
+              device_id=None):  # fmt: skip
+    """A process group over some of the world's ranks, for collectives among them only.
+
+    Every rank of the world must call it, with the same ``ranks`` (a collective, as in
+    PyTorch); ranks outside get ``GroupMember.NON_GROUP_MEMBER``, and collectives called there
+    with it warn and do nothing.
+
+    Args:
+        ranks: the members' global ranks (default: all); their order is ignored, group ranks
+            follow the global order, as in PyTorch.
+        backend: ``"mpi"``/``"gloo"`` or ``"nccl"``; default: the world's.
+        timeout, pg_options, use_local_synchronization, group_desc, device_id: accepted so that
+            PyTorch scripts run.
+
+    Example:
+        >>> import chainrule.distributed as dist
+        >>> dist.init_process_group()
+        >>> g = dist.new_group([0])
+        >>> dist.get_process_group_ranks(g), dist.get_rank(g)
+        ([0], 0)
+        >>> dist.destroy_process_group()
+    """
+    world = _default_group()
+    members = list(range(world.size())) if ranks is None else sorted({int(r) for r in ranks})
+    bad = [r for r in members if not 0 <= r < world.size()]
+    if bad or not members:
+        raise ValueError(
+            f"new_group: ranks must be distinct global ranks in 0..{world.size() - 1} and not "
+            f"empty, got {list(ranks)}"
+        )
+    name = Backend(world.backend_name if backend is None else backend)
+    if name != world.backend_name:
+        raise ValueError(
+            f"new_group(backend={backend!r}): the world's backend is {world.backend_name!r}; "
+            "a group uses the world's transport, so pass the same backend or none"
+        )
+    transport = world.transport.split(members)
+    if transport is None:
+        return GroupMember.NON_GROUP_MEMBER
+    return ProcessGroup(transport, world.backend_name, members)
+
+
+def get_process_group_ranks(group: ProcessGroup | None) -> list[int]:
+    """The global ranks of the group's members, in group-rank order."""
+    return list(_default_group(group).ranks)
+
+
+def get_group_rank(group: ProcessGroup | None, global_rank: int) -> int:
+    """The rank within ``group`` of the process with global rank ``global_rank``."""
+    return _default_group(group).group_rank(global_rank, "global_rank")
+
+
+def get_global_rank(group: ProcessGroup | None, group_rank: int) -> int:
+    """The global rank of the process with rank ``group_rank`` within ``group``."""
+    pg = _default_group(group)
+    if not 0 <= group_rank < pg.size():
+        raise ValueError(f"group_rank {group_rank} is out of range for a group of {pg.size()}")
+    return pg.ranks[group_rank]
 
 
 def init_process_group(
@@ -250,11 +361,16 @@ def _abort_on_uncaught(transport):
 
 
 def destroy_process_group(group: ProcessGroup | None = None) -> None:
-    """Leave the default group (collectives raise again until the next init). MPI itself is
-    finalized at interpreter exit, so a later ``init_process_group`` works."""
+    """Leave the default group (collectives raise again until the next init), or free a group
+    made by ``new_group``. MPI itself is finalized at interpreter exit, so a later
+    ``init_process_group`` works."""
     global _previous_excepthook
+    if group is GroupMember.NON_GROUP_MEMBER:
+        return
     pg = _default_group(group)
     pg.transport.close()
+    if pg is not GroupMember.WORLD:
+        return
     GroupMember.WORLD = None
     if _previous_excepthook is not None:
         sys.excepthook = _previous_excepthook
@@ -262,12 +378,16 @@ def destroy_process_group(group: ProcessGroup | None = None) -> None:
 
 
 def get_rank(group: ProcessGroup | None = None) -> int:
-    """This process's rank in the group (0 .. world_size - 1)."""
+    """This process's rank in the group (0 .. world_size - 1; -1 outside the group)."""
+    if group is GroupMember.NON_GROUP_MEMBER:
+        return -1
     return _default_group(group).rank()
 
 
 def get_world_size(group: ProcessGroup | None = None) -> int:
-    """How many ranks the group has."""
+    """How many ranks the group has (-1 on a rank outside it)."""
+    if group is GroupMember.NON_GROUP_MEMBER:
+        return -1
     return _default_group(group).size()
 
 
@@ -292,7 +412,10 @@ def get_backend(group: ProcessGroup | None = None) -> str:
 
 def barrier(group: ProcessGroup | None = None, async_op: bool = False, device_ids=None):
     """Wait until every rank of the group has reached this call."""
-    work = _default_group(group).transport.barrier(async_op)
+    pg = _member_group(group, "barrier")
+    if pg is None:
+        return None
+    work = pg.transport.barrier(async_op)
     if async_op:
         return work
     return None

@@ -11,3 +11,8 @@ pytestmark = requires_mpi
 def test_collectives_match_numpy(n):
     out = passed(mpirun(n, "collectives.py"))
     assert "PASS" in out and f"on {n} ranks" in out
+
+
+def test_new_group_collectives_ranks_and_ddp_on_3_ranks():
+    out = passed(mpirun(3, "groups.py"))
+    assert "PASS groups on 3 ranks" in out

@@ -32,6 +32,25 @@ def local_world():
 
 
 # ------------------------------------------------------------------------- process group
+@pytest.mark.parametrize("world", ["world_of_one", "local_world"])
+def test_new_group_in_a_world_of_one(world, request):
+    request.getfixturevalue(world)
+    g = dist.new_group([0])
+    assert dist.get_process_group_ranks(g) == [0] and dist.get_rank(g) == 0
+    t = torch.tensor([2.0])
+    dist.all_reduce(t, group=g)
+    dist.broadcast(t, group=g, group_src=0)
+    assert t.item() == 2.0
+    with pytest.raises(ValueError, match="pass src or group_src, not both"):
+        dist.broadcast(t, src=0, group=g, group_src=0)
+    with pytest.raises(ValueError, match=r"ranks must be distinct global ranks in 0\.\.0"):
+        dist.new_group([1])
+    with pytest.raises(ValueError, match="backend"):
+        dist.new_group([0], backend="nccl")
+    dist.destroy_process_group(g)
+    assert dist.is_initialized()  # freeing a group leaves the world
+
+
 def test_collectives_before_init_say_what_to_do():
     assert not dist.is_initialized()
     with pytest.raises(ValueError, match="init_process_group"):

@@ -397,14 +397,14 @@ class DistributedDataParallel(Module):
 
 
 def _broadcast_coalesced(tensors: list, group) -> None:
-    """Broadcast rank 0's values of tensors, one flat message per dtype."""
+    """Broadcast the values of tensors of the group's first rank, one flat message per dtype."""
     by_dtype: dict = {}
     for t in tensors:
         by_dtype.setdefault((t._data.dtype, type(t._data)), []).append(t)
     for ts in by_dtype.values():
         xp = array_module(ts[0]._data)
         flat = xp.concatenate([t._data.reshape(-1) for t in ts])
-        dist.broadcast(Tensor._make(flat), src=0, group=group)
+        dist.broadcast(Tensor._make(flat), group=group, group_src=0)
         start = 0
         for t in ts:
             n = t._data.size
