@@ -791,3 +791,31 @@ def test_pickling_keeps_leaves_and_refuses_graph_outputs():
 def test_repr_pads_columns_like_torch(values):
     torch = pytest.importorskip("torch")
     assert repr(chainrule.tensor(values)) == repr(torch.tensor(values))
+
+
+# --------------------------------------------------------------------------- final callbacks
+def test_queue_callback_runs_after_every_gradient_once_in_order():
+    from chainrule.autograd import queue_callback
+
+    a = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    b = chainrule.tensor([3.0], requires_grad=True)
+    order = []
+
+    def hook(g):
+        queue_callback(lambda: order.append(("first", a.grad is not None, b.grad is not None)))
+        queue_callback(lambda: queue_callback(lambda: order.append(("queued by a callback",))))
+        return g
+
+    y = a * 2
+    y.register_hook(hook)
+    (y.sum() + b.sum()).backward()
+    assert order == [("first", True, True), ("queued by a callback",)]
+    (a * 1).sum().backward()  # a new backward starts with no callbacks
+    assert len(order) == 2
+
+
+def test_queue_callback_outside_backward_says_where_it_can_be_called():
+    from chainrule.autograd import queue_callback
+
+    with pytest.raises(RuntimeError, match="only be installed during backward"):
+        queue_callback(lambda: None)

@@ -11,10 +11,47 @@ from .engine import (
     is_grad_enabled,
     no_grad,
     once_differentiable,
+    queue_callback,
     run_backward,
     set_detect_anomaly,
     set_grad_enabled,
 )
+
+
+class _ExecutionEngine:
+    """``Variable._execution_engine``: where PyTorch code queues end-of-backward callbacks."""
+
+    @staticmethod
+    def queue_callback(callback) -> None:
+        queue_callback(callback)
+
+
+class _VariableMeta(type):
+    def __instancecheck__(cls, other) -> bool:
+        from ..tensor import Tensor
+
+        return isinstance(other, Tensor)
+
+
+class Variable(metaclass=_VariableMeta):
+    """The old name of Tensor, for scripts written before PyTorch 0.4.
+
+    ``Variable(t)`` is a tensor sharing ``t``'s memory, cut from its history;
+    ``Variable(t, requires_grad=True)`` makes it a leaf that requires grad. Every tensor is an
+    instance of ``Variable``.
+    """
+
+    _execution_engine = _ExecutionEngine()
+
+    def __new__(cls, data, requires_grad: bool = False, volatile: bool = False):
+        from ..tensor import Tensor
+
+        if not isinstance(data, Tensor):
+            raise TypeError(
+                f"Variable data has to be a tensor, but got {type(data).__name__}: wrap it "
+                "first with chainrule.tensor(...)"
+            )
+        return data.detach().requires_grad_(requires_grad)
 
 
 class RemovableHandle:
@@ -203,6 +240,7 @@ from . import functional  # noqa: E402  (functional uses grad and backward above
 __all__ = [
     "Function",
     "RemovableHandle",
+    "Variable",
     "backward",
     "detect_anomaly",
     "enable_grad",
@@ -212,6 +250,7 @@ __all__ = [
     "is_grad_enabled",
     "no_grad",
     "once_differentiable",
+    "queue_callback",
     "set_detect_anomaly",
     "set_grad_enabled",
 ]

@@ -671,6 +671,21 @@ def _as_grad_tensor(g):
     return g if isinstance(g, Tensor) else Tensor._make(g)
 
 
+_final_callbacks: list | None = None  # while a backward runs: what queue_callback collected
+
+
+def queue_callback(callback) -> None:
+    """Run ``callback()`` once the backward pass now running has finished (PyTorch's
+    ``Variable._execution_engine.queue_callback``); callbacks run in the order queued, and one
+    may queue another."""
+    if _final_callbacks is None:
+        raise RuntimeError(
+            "Final callbacks can only be installed during backward pass: call queue_callback "
+            "from a hook that runs inside backward()"
+        )
+    _final_callbacks.append(callback)
+
+
 def run_backward(
     roots: list,
     root_grads: list,
@@ -685,17 +700,23 @@ def run_backward(
     With ``capture`` (autograd.grad), gradients of ``inputs`` are returned and no ``.grad`` is
     touched; otherwise leaves accumulate into ``.grad`` (only those in ``inputs`` when given).
     """
-    global _create_graph_active
+    global _create_graph_active, _final_callbacks
     prev_mode = _set_grad_enabled(create_graph)
     prev_cg = _create_graph_active
     _create_graph_active = create_graph
+    outer_callbacks = _final_callbacks
+    callbacks = _final_callbacks = []
     try:
-        return _walk(
+        result = _walk(
             roots, root_grads, retain_graph, create_graph, inputs, capture, allow_unused, Tensor
         )
+        for callback in callbacks:  # a list that a callback may still extend
+            callback()
+        return result
     finally:
         _set_grad_enabled(prev_mode)
         _create_graph_active = prev_cg
+        _final_callbacks = outer_callbacks
 
 
 def _walk(roots, root_grads, retain_graph, create_graph, inputs, capture, allow_unused, Tensor):

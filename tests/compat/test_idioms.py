@@ -242,6 +242,27 @@ def data_setter_refuses_non_tensors(m):
     return "accepted"
 
 
+def variable_and_final_callbacks(m):
+    """Pre-0.4 scripts wrap tensors in Variable; libraries queue end-of-backward callbacks."""
+    from_variable = m.autograd.Variable
+    x = from_variable(m.tensor([1.0, 2.0]), requires_grad=True)
+    seen = []
+
+    def hook(g):
+        # queued from inside backward: runs once every gradient has been accumulated
+        from_variable._execution_engine.queue_callback(lambda: seen.append(x.grad.clone()))
+        return g
+
+    y = (x * x)
+    y.register_hook(hook)
+    y.sum().backward()
+    plain = from_variable(m.ones(2))
+    return (
+        isinstance(x, from_variable), x.is_leaf, x.requires_grad, seen, plain.requires_grad,
+        isinstance(m.ones(1), from_variable),
+    )
+
+
 def real_imag(m):
     z = m.tensor([1 + 2j, -3j])
     x = m.tensor([1.5])
@@ -536,6 +557,7 @@ IDIOMS = [
     Idiom("data_read_and_write", data_read_and_write),
     Idiom("data_hides_changes_from_autograd", data_hides_changes_from_autograd),
     Idiom("data_setter_refuses_non_tensors", data_setter_refuses_non_tensors),
+    Idiom("variable_and_final_callbacks", variable_and_final_callbacks),
     Idiom("real_imag", real_imag),
     Idiom("manual_seed_returns_generator", manual_seed_returns_generator),
     Idiom("reproducible_from_one_seed", reproducible_from_one_seed),
