@@ -10,6 +10,7 @@ from . import (
     autograd,
     backend,
     backends,
+    cpu,
     cuda,
     data,
     debug,
@@ -25,9 +26,20 @@ from . import (
     utils,
 )
 from ._runtime import *  # noqa: F403  (compile, set_num_threads, set_float32_matmul_precision…)
-from .amp import autocast
+from .amp import (
+    autocast,
+    clear_autocast_cache,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+)
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
 from .autograd.engine import is_grad_enabled
+from .linalg import lu_unpack
 from .backend import (
     bfloat16,
     cdouble,

@@ -11,9 +11,19 @@ import math
 import numbers
 
 from . import backend
+from .amp import autocast_mode as _amp
 from .backend import array_module
 from .ops import decomp
-from .ops.decomp import EighResult, QRResult, SlogdetResult, SVDResult
+from .ops.decomp import (
+    EighResult,
+    EigResult,
+    LUFactorExResult,
+    LUFactorResult,
+    LUResult,
+    QRResult,
+    SlogdetResult,
+    SVDResult,
+)
 from .ops.linalg import matmul
 from .ops.reduce import vector_norm
 from .tensor import Tensor
@@ -22,12 +32,18 @@ __all__ = [
     "norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "solve", "det", "slogdet", "logdet",
     "cholesky", "cholesky_ex", "qr", "svd", "svdvals", "eigh", "eigvalsh", "pinv",
     "matrix_rank", "lstsq", "cross", "matmul", "diagonal", "multi_dot",
-    "matrix_power", "LinAlgError",
+    "matrix_power", "LinAlgError", "eig", "eigvals", "lu_factor", "lu_factor_ex", "lu",
+    "lu_solve", "lu_unpack", "solve_triangular",
 ]  # fmt: skip
 
 
 class LinAlgError(RuntimeError):
     """A matrix that is singular or not positive-definite: ``torch.linalg.LinAlgError``."""
+
+
+def _autocast32(*tensors):
+    """autocast's float32 list: inside an autocast block the decompositions run in float32."""
+    return _amp.autocast_inputs("fp32", *tensors) if _amp.active else tensors
 
 
 def _check_square(name: str, a: Tensor) -> None:
@@ -113,6 +129,7 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None):
 # ------------------------------------------------------------------------------ inverses
 def inv(A: Tensor) -> Tensor:
     """A⁻¹ (batched). Raises LinAlgError for a singular matrix."""
+    (A,) = _autocast32(A)
     _check_float("inv", A)
     _check_square("inv", A)
     return _lapack("inv", decomp.Inv.apply, A)
@@ -127,6 +144,7 @@ def inv_ex(A: Tensor, *, check_errors: bool = False):
 def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     """X with A X = B (``left=False``: X A = B). B is a vector when B.ndim == 1 or B's shape is
     A's batch shape plus n."""
+    A, B = _autocast32(A, B)
     _check_float("solve", A)
     _check_square("solve", A)
     if not left:
@@ -167,6 +185,7 @@ def logdet(A: Tensor) -> Tensor:
 
 def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     """L lower-triangular with A = L Lᴴ (Lᴴ with ``upper=True``). A must be positive-definite."""
+    (A,) = _autocast32(A)
     _check_float("cholesky", A)
     _check_square("cholesky", A)
     L = _lapack("cholesky", decomp.Cholesky.apply, A)
@@ -183,6 +202,7 @@ def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False):
 def eigh(A: Tensor, UPLO: str = "L") -> EighResult:
     """Eigenvalues (ascending) and orthonormal eigenvectors of a symmetric matrix, from the
     ``UPLO`` triangle."""
+    (A,) = _autocast32(A)
     _check_float("eigh", A)
     _check_square("eigh", A)
     return EighResult(*_lapack("eigh", decomp.Eigh.apply, A, UPLO))
@@ -192,8 +212,32 @@ def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
     return eigh(A, UPLO).eigenvalues
 
 
+def eig(A: Tensor) -> EigResult:
+    """Eigenvalues and eigenvectors of a general square matrix, always complex (complex64 for
+    float32). Each eigenvector has norm 1, as LAPACK returns it; the gradient is PyTorch's (it
+    raises when the loss depends on the eigenvectors' arbitrary phases).
+
+    Example:
+        >>> import chainrule as torch
+        >>> torch.linalg.eig(torch.tensor([[2.0, 0.0], [0.0, 3.0]])).eigenvalues.real.tolist()
+        [2.0, 3.0]
+    """
+    (A,) = _autocast32(A)
+    _check_float("eig", A)
+    _check_square("eig", A)
+    if not bool(backend.to_numpy(array_module(A._data).isfinite(A._data).all())):
+        raise LinAlgError("linalg.eig: input tensor should not contain infs or NaNs.")
+    return EigResult(*decomp.Eig.apply(A))
+
+
+def eigvals(A: Tensor) -> Tensor:
+    """The eigenvalues of ``eig`` (complex), differentiable."""
+    return eig(A).eigenvalues
+
+
 def svd(A: Tensor, full_matrices: bool = True, *, driver=None) -> SVDResult:
     """A = U diag(S) Vh. Gradients: U and Vh only up to their first min(m, n) columns/rows."""
+    (A,) = _autocast32(A)
     _check_float("svd", A)
     return SVDResult(*_lapack("svd", decomp.SVD.apply, A, full_matrices))
 
@@ -204,6 +248,7 @@ def svdvals(A: Tensor, *, driver=None) -> Tensor:
 
 def qr(A: Tensor, mode: str = "reduced") -> QRResult:
     """A = QR: mode 'reduced' (differentiable for m ≥ n), 'complete' or 'r' (R only, Q empty)."""
+    (A,) = _autocast32(A)
     _check_float("qr", A)
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(
@@ -250,6 +295,7 @@ def matrix_rank(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> 
 
 def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
     """Least-squares solution of A X ≈ B (value only): (solution, residuals, rank, sv)."""
+    A, B = _autocast32(A, B)
     _check_float("lstsq", A)
     from collections import namedtuple
 
@@ -257,6 +303,121 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
     empty = Tensor._make(array_module(A._data).zeros(0, A.dtype))
     result = namedtuple("LstsqResult", ["solution", "residuals", "rank", "singular_values"])
     return result(x, empty, empty, empty)
+
+
+# ------------------------------------------------------------------------------ LU
+def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False):
+    """(LU, pivots, info): the packed LU factorisation with partial pivoting (LAPACK's getrf:
+    1-based int32 pivots) and, per matrix, the 1-based index of the first zero on U's diagonal
+    (0 if none). Differentiable for square matrices."""
+    (A,) = _autocast32(A)
+    _check_float("lu_factor_ex", A)
+    if A.ndim < 2:
+        raise RuntimeError(
+            f"linalg.lu_factor: The input tensor A must have at least 2 dimensions (got {A.ndim})"
+        )
+    if not pivot:
+        raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
+    LU, pivots = decomp.LUFactor.apply(A)
+    xp = array_module(LU._data)
+    k = min(A.shape[-2:])
+    zero = xp.diagonal(LU._data, 0, -2, -1)[..., :k] == 0
+    info = xp.where(zero.any(-1), zero.argmax(-1) + 1, 0).astype(backend.int32)
+    info = Tensor._make(xp.asarray(info))
+    if check_errors and bool(backend.to_numpy(info._data).any()):
+        raise LinAlgError(f"linalg.lu_factor_ex: U is singular (info = {info.tolist()})")
+    return LUFactorExResult(LU, pivots, info)
+
+
+def lu_factor(A: Tensor, *, pivot: bool = True) -> LUFactorResult:
+    """(LU, pivots) with A = P L U; raises when U has a zero on its diagonal (use
+    ``lu_factor_ex`` or ``lu`` to factor singular matrices)."""
+    LU, pivots, info = lu_factor_ex(A, pivot=pivot)
+    bad = backend.to_numpy(info._data).reshape(-1)
+    if bad.any():
+        j = int(bad[bad.nonzero()[0][0]])
+        raise LinAlgError(
+            f"torch.linalg.lu_factor: U[{j},{j}] is zero and using it on lu_solve would result "
+            "in a division by zero. If you still want to perform the factorization, consider "
+            "calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)"
+        )
+    return LUFactorResult(LU, pivots)
+
+
+def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True,
+              unpack_pivots: bool = True) -> LUResult:  # fmt: skip
+    """(P, L, U) from ``lu_factor``'s packed form: P (m×m) a permutation, L (m×k) unit lower
+    triangular, U (k×n) upper triangular, k = min(m, n). Differentiable in LU_data."""
+    from .ops.creation import eye
+
+    m, n = LU_data.shape[-2:]
+    k = min(m, n)
+    xp = array_module(LU_data._data)
+    P = L = U = Tensor._make(xp.zeros(0, LU_data.dtype))
+    if unpack_data:
+        ones = eye(m, k, dtype=LU_data.dtype, device=LU_data.device)
+        L = LU_data[..., :, :k].tril(-1) + ones
+        U = LU_data[..., :k, :].triu()
+    if unpack_pivots:
+        perm = decomp.permutation_of(LU_pivots._data, m)
+        p = xp.zeros(perm.shape + (m,), dtype=LU_data.dtype)
+        # P[perm[i], i] = 1, so that (P L U)[perm[i]] = (L U)[i] = A[perm[i]]
+        xp.put_along_axis(p, perm[..., None, :], 1, axis=-2)
+        P = Tensor._make(p)
+    return LUResult(P, L, U)
+
+
+def lu(A: Tensor, *, pivot: bool = True) -> LUResult:
+    """A = P L U with partial pivoting: P (m×m), L (m×k) unit lower triangular, U (k×n).
+    Differentiable in L and U for square A (P is a constant)."""
+    LU, pivots, _ = lu_factor_ex(A, pivot=pivot)
+    return lu_unpack(LU, pivots)
+
+
+def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True,
+             adjoint: bool = False) -> Tensor:  # fmt: skip
+    """X with A X = B (``left=False``: X A = B; ``adjoint=True``: Aᴴ in place of A) from A's
+    ``lu_factor``. Differentiable in LU and B (it solves with the triangular factors)."""
+    LU, B = _autocast32(LU, B)
+    _check_float("lu_solve", LU)
+    _check_square("lu_solve", LU)
+    if B.ndim < 2:
+        raise RuntimeError(
+            f"linalg.lu_solve: The input tensor B must have at least 2 dimensions (got {B.ndim})"
+        )
+    if not left:  # X A = B  <=>  Aᵀ Xᵀ = Bᵀ
+        return lu_solve(LU, pivots, B.mT, adjoint=not adjoint).mT
+    n = LU.shape[-1]
+    if B.shape[-2] != n:
+        raise RuntimeError(
+            f"linalg.lu_solve: Incompatible shapes of A and B for the equation AX = B "
+            f"({n}x{n} and {'x'.join(str(s) for s in B.shape[-2:])})"
+        )
+    P, L, U = lu_unpack(LU, pivots)
+    if adjoint:  # Aᵀ X = B: Uᵀ Lᵀ Pᵀ X = B
+        return P @ solve(L.mT, solve(U.mT, B))
+    return solve(U, solve(L, P.mT @ B))
+
+
+def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
+                     unitriangular: bool = False) -> Tensor:  # fmt: skip
+    """X with A X = B (``left=False``: X A = B) for A triangular: only A's ``upper`` (or lower)
+    triangle is read, and its diagonal taken as ones with ``unitriangular``. Differentiable in
+    both (the gradient of A is triangular too, as in PyTorch)."""
+    _check_float("solve_triangular", A)
+    _check_square("solve_triangular", A)
+    if B.ndim < 2:
+        raise RuntimeError(
+            "linalg.solve_triangular: The input tensor B must have at least 2 dimensions."
+        )
+    T = A.triu(1 if unitriangular else 0) if upper else A.tril(-1 if unitriangular else 0)
+    if unitriangular:
+        from .ops.creation import eye
+
+        T = T + eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    if not left:  # X T = B  <=>  Tᵀ Xᵀ = Bᵀ
+        return solve(T.mT, B.mT).mT
+    return solve(T, B)
 
 
 def cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:

@@ -199,6 +199,8 @@ class Cast(Op):
 
     @staticmethod
     def backward(ctx, gy):
+        if gy.dtype.kind == "c" and ctx.src.kind != "c":
+            gy = gy.real  # a real value cast to complex: its gradient is the real part
         return _astype(gy, ctx.src), None
 
 

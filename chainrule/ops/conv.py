@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import numbers
 
+from ..amp import autocast_mode as _amp
 from ..backend import array_module
 from ..tensor import Tensor
 from ._core import Op
@@ -664,6 +665,10 @@ def _check_fits(g: _Geometry, nd: int, kernel, dilation):
 
 
 def _convnd(fn, nd, input, weight, bias, stride, padding, dilation, groups):
+    if _amp.active:  # autocast: PyTorch runs convolutions in the lower precision
+        return _amp.run_lower(
+            _convnd, fn, nd, input, weight, bias, stride, padding, dilation, groups
+        )
     x, unbatched = _batched(fn, input, nd)
     stride = _tuple(stride, nd, "stride", fn)
     dilation = _tuple(dilation, nd, "dilation", fn)

@@ -19,6 +19,10 @@ SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 QRResult = namedtuple("QRResult", ["Q", "R"])
+EigResult = namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
+LUFactorResult = namedtuple("LUFactorResult", ["LU", "pivots"])
+LUFactorExResult = namedtuple("LUFactorExResult", ["LU", "pivots", "info"])
+LUResult = namedtuple("LUResult", ["P", "L", "U"])
 
 
 def _mT(a):
@@ -249,6 +253,137 @@ class QR(Op):
         mm = r @ _mT(gr) - _mT(gq) @ q
         copyltu = xp.tril(mm) + _mT(xp.tril(mm, -1))
         return (gq + q @ copyltu) @ _mT(_inv(r)), None
+
+
+# ------------------------------------------------------------------------------ eig
+class Eig(Op):
+    """A V = V diag(L) (complex);  gA = V⁻ᴴ (diag(g_L) + (Vᴴg_V - VᴴV Re diag(Vᴴg_V)) / Ē) Vᴴ,
+    Ē_ij = conj(L_j - L_i), its real part for a real A  (PyTorch's linalg_eig_backward)"""
+
+    # the rule needs complex conjugation, which chainrule's differentiable elementwise ops do
+    # not apply to complex gradients yet: it runs on arrays only
+    differentiable_twice = False
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = array_module(a)
+        cdt = backend.complex128 if a.dtype in (backend.float64, backend.complex128) else None
+        cdt = cdt or backend.complex64
+        w, v = xp.linalg.eig(a)
+        w, v = w.astype(cdt), v.astype(cdt)
+        ctx.real_input = a.dtype.kind != "c"
+        ctx.save_for_backward(w, v)
+        return w, v
+
+    @staticmethod
+    def backward(ctx, gw, gv):
+        w, v = (_raw(t) for t in ctx.saved_tensors)
+        gw, gv = _raw(gw), _raw(gv)
+        xp = array_module(w)
+        vh = _mT(v).conj()
+        if _all_zero(gv):
+            ga = xp.linalg.solve(vh, gw[..., :, None] * vh)
+        else:
+            vhgv = vh @ gv
+            diag = xp.diagonal(vhgv, 0, -2, -1)
+            if not xp.allclose(diag.imag, 0, rtol=1e-2, atol=1e-2):
+                raise RuntimeError(
+                    "linalg_eig_backward: The eigenvectors in the complex case are specified up "
+                    "to multiplication by e^{i phi}. The specified loss function depends on this "
+                    "quantity, so it is ill-defined."
+                )
+            vhgv = vhgv - vh @ (v * diag.real[..., None, :])
+            e = (w[..., None, :] - w[..., :, None]).conj()
+            n = w.shape[-1]
+            e[..., range(n), range(n)] = 1
+            core = vhgv / e
+            core[..., range(n), range(n)] = gw
+            ga = xp.linalg.solve(vh, core @ vh)
+        return ga.real.copy() if ctx.real_input else ga
+
+
+def _raw(a):
+    return a._data if isinstance(a, Tensor) else a
+
+
+# ------------------------------------------------------------------------------ lu
+def lu_arrays(a):
+    """LU with partial pivoting, batched: (LU packed, 1-based int32 pivots), LAPACK getrf's
+    choices (the first largest |a| of each column below the diagonal)."""
+    xp = array_module(a)
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    rows = a.reshape((-1, m, n)).copy()
+    piv = xp.zeros((rows.shape[0], k), dtype=backend.int32)
+    b = xp.arange(rows.shape[0])
+    for j in range(k):
+        p = j + xp.argmax(xp.abs(rows[:, j:, j]), axis=1)
+        piv[:, j] = p + 1
+        top = rows[b, j].copy()
+        rows[b, j] = rows[b, p]
+        rows[b, p] = top
+        pivot = rows[:, j, j]
+        col = rows[:, j + 1 :, j] / xp.where(pivot == 0, 1, pivot)[:, None]
+        rows[:, j + 1 :, j] = col
+        rows[:, j + 1 :, j + 1 :] -= col[:, :, None] * rows[:, j, None, j + 1 :]
+    return rows.reshape(a.shape), piv.reshape(a.shape[:-2] + (k,))
+
+
+def permutation_of(pivots, m: int):
+    """The row order `perm` with A[perm] = L U, from LAPACK's sequence of row swaps."""
+    xp = array_module(pivots)
+    flat = pivots.reshape((-1, pivots.shape[-1])).astype(backend.int64) - 1
+    perm = xp.broadcast_to(xp.arange(m), (flat.shape[0], m)).copy()
+    b = xp.arange(flat.shape[0])
+    for j in range(flat.shape[1]):
+        p = flat[:, j]
+        top = perm[b, j].copy()
+        perm[b, j] = perm[b, p]
+        perm[b, p] = top
+    return perm.reshape(pivots.shape[:-1] + (m,))
+
+
+class LUFactor(Op):
+    """A = P L U, packed (L below the diagonal, U on and above);  with gL = tril₋₁(g)[:, :k],
+    gU = triu(g)[:k]  (PyTorch's linalg_lu_backward):
+    square:  gA = P L⁻ᵀ (tril₋₁(Lᵀ gL) + triu(gU Uᵀ)) U⁻ᵀ
+    wide:    gA = P L⁻ᵀ [gU₁ + tril₋₁(Lᵀ gL - gU Uᵀ) U₁⁻ᵀ, gU₂]
+    tall:    gA = P [gL₁ + L₁⁻ᵀ triu(gU Uᵀ - Lᵀ gL), gL₂] U⁻ᵀ"""
+
+    @staticmethod
+    def forward(ctx, a):
+        lu, piv = lu_arrays(a)
+        ctx.perm = permutation_of(piv, a.shape[-2])
+        ctx.save_for_backward(lu)
+        return lu, piv
+
+    @staticmethod
+    def backward(ctx, glu, gpiv):
+        (lu,) = ctx.saved_tensors
+        m, n = lu.shape[-2:]
+        k = min(m, n)
+        xp = array_module(glu)
+        lower = xp.tril(lu, -1)[..., :, :k] + _raw_xp(lu).eye(m, k, dtype=lu.dtype)
+        upper = xp.triu(lu)[..., :k, :]
+        gl = xp.tril(glu, -1)[..., :, :k]
+        gu = xp.triu(glu)[..., :k, :]
+        if m == n:
+            x = xp.tril(_mT(lower) @ gl, -1) + xp.triu(gu @ _mT(upper))
+            x = _mT(_solve(upper, _mT(_solve(_mT(lower), x))))  # L⁻ᵀ x U⁻ᵀ
+        elif m < n:
+            x = xp.tril(_mT(lower) @ gl - gu @ _mT(upper), -1)
+            x = _mT(_solve(upper[..., :, :k], _mT(x)))  # x U₁⁻ᵀ
+            x = xp.concatenate([x + gu[..., :, :k], gu[..., :, k:]], axis=-1)
+            x = _solve(_mT(lower), x)
+        else:
+            x = xp.triu(gu @ _mT(upper) - _mT(lower) @ gl)
+            x = _solve(_mT(lower[..., :k, :]), x)  # L₁⁻ᵀ x
+            x = xp.concatenate([x + gl[..., :k, :], gl[..., k:, :]], axis=-2)
+            x = _mT(_solve(upper, _mT(x)))
+        # P X: row perm[i] of the result is row i of X
+        inverse = _raw_xp(lu).argsort(ctx.perm, axis=-1)
+        index = _raw_xp(lu).broadcast_to(inverse[..., :, None], tuple(lu.shape)).copy()
+        return xp.take_along_axis(x, index, axis=-2)
 
 
 # ------------------------------------------------------------------------------ value-only

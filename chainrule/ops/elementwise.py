@@ -147,6 +147,26 @@ class Sub(Op):
         return gy, -gy
 
 
+_REAL = np.dtype(np.float32)
+
+
+def _conj_if_complex(a, b):
+    """a and b, conjugated if either is complex: the gradient of a product of complex numbers
+    takes the other factor's conjugate (PyTorch's conjugate-Wirtinger convention)."""
+    if getattr(a, "dtype", _REAL).kind != "c" and getattr(b, "dtype", _REAL).kind != "c":
+        if type(a) is not complex and type(b) is not complex:
+            return a, b
+    return _conj(a), _conj(b)
+
+
+def _conj(v):
+    if type(v) is complex:
+        return v.conjugate()
+    if getattr(v, "dtype", _REAL).kind == "c":
+        return array_module(v).conj(v)
+    return v
+
+
 class Mul(Op):
     """y = a * b;  ga = gy * b, gb = gy * a"""
 
@@ -157,7 +177,7 @@ class Mul(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        a, b = ctx.saved_tensors
+        a, b = _conj_if_complex(*ctx.saved_tensors)
         ga = gy * b if ctx.needs_input_grad[0] else None
         gb = gy * a if ctx.needs_input_grad[1] else None
         return ga, gb
@@ -175,7 +195,7 @@ class Div(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        a, b = ctx.saved_tensors
+        a, b = _conj_if_complex(*ctx.saved_tensors)
         ga = gy / b if ctx.needs_input_grad[0] else None
         gb = -gy * a / (b * b) if ctx.needs_input_grad[1] else None
         return ga, gb

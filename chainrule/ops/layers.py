@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 
 from .. import backend
+from ..amp import autocast_mode as _amp
 from ..autograd import engine
 from ..backend import array_module
 from ..tensor import Tensor
@@ -62,6 +63,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         >>> F.linear(torch.ones(2, 3), torch.ones(4, 3), torch.zeros(4)).shape
         chainrule.Size([2, 4])
     """
+    if _amp.active:  # autocast: PyTorch runs linear in the lower precision
+        return _amp.run_lower(linear, input, weight, bias)
     xd, wd = input._data, weight._data  # raw arrays: this check runs on every layer call
     if wd.ndim != 2 or xd.ndim == 0:
         y = matmul(input, weight.T if wd.ndim == 2 else weight)

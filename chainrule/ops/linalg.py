@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import string
 
+import numpy as np
+
+from ..amp import autocast_mode as _amp
+from ..autograd.engine import _NULL_CTX
 from ..backend import array_module
 from ..tensor import Tensor
 from . import tensor_numpy
@@ -29,6 +33,8 @@ class MatMul(Op):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
+        if a.itemsize == 2 and a.dtype.kind in "fV":
+            return _in_float32(MatMul.forward, a, b)
         if a.ndim > 2 and b.ndim == 2:  # a batch times a weight: one GEMM over the whole batch
             return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
         return a @ b
@@ -36,6 +42,8 @@ class MatMul(Op):
     @staticmethod
     def backward(ctx, gy):
         a, b = ctx.saved_tensors
+        if a.itemsize == 2 and a.dtype.kind in "fV" and not isinstance(gy, Tensor):
+            return _grads_in_float32(MatMul, ctx, gy)
         need_a, need_b = ctx.needs_input_grad
         if a.ndim == 1 or b.ndim == 1:
             return _vector_grads(a, b, gy, need_a, need_b)
@@ -70,6 +78,39 @@ def _vector_grads(a, b, gy, need_a, need_b):
     if need_b:
         gb = a.reshape(k, 1) * gy.reshape(gy.shape[:-1] + (1, n))
     return ga, gb
+
+
+# ---------------------------------------------------------------------- half precision
+# NumPy has no BLAS for bfloat16 and float16: their products run in float32 (fast, and
+# accumulated in float32 as PyTorch's half-precision GEMMs are) and round once to the dtype.
+class _Float32Ctx:
+    """A stand-in ctx whose saved arrays are float32 copies of the real ones."""
+
+    def __init__(self, ctx, saved):
+        self.saved_tensors = saved
+        self.needs_input_grad = ctx.needs_input_grad
+        self.__dict__.update({k: v for k, v in ctx.__dict__.items() if k not in self.__dict__})
+
+
+def _up(a):
+    return a.astype(np.float32) if is_array(a) and a.dtype.itemsize == 2 else a
+
+
+def _in_float32(forward, *args):
+    """forward(*args) computed on float32 copies of the half-precision arrays, rounded back."""
+    dtype = next(a.dtype for a in args if is_array(a))
+    return forward(_NULL_CTX, *(_up(a) for a in args)).astype(dtype)
+
+
+def _grads_in_float32(cls, ctx, gy):
+    """cls.backward with the saved arrays and gy in float32; each gradient back in its
+    input's dtype (the engine's edges remember it)."""
+    saved = ctx.saved_tensors
+    grads = cls.backward(_Float32Ctx(ctx, tuple(_up(s) for s in saved)), _up(gy))
+    out = []
+    for g, edge in zip(grads, ctx.next):
+        out.append(g.astype(edge[3]) if is_array(g) and edge is not None else g)
+    return tuple(out)
 
 
 # ------------------------------------------------------------------------------- checks
@@ -157,6 +198,8 @@ def matmul(input, other):
         >>> torch.matmul(torch.ones(2, 3), torch.ones(3))
         tensor([3., 3.])
     """
+    if _amp.active:
+        input, other = _amp.autocast_inputs("lower", input, other)
     if isinstance(input, Tensor) and isinstance(other, Tensor):  # the hot case, checked cheaply
         da, db = input._data, other._data
         if (da.ndim == 2 and db.ndim == 2 and da.shape[1] == db.shape[0]
@@ -177,6 +220,8 @@ def matmul(input, other):
 
 def mm(input, mat2):
     """The matrix product of two 2-D tensors."""
+    if _amp.active:
+        input, mat2 = _amp.autocast_inputs("lower", input, mat2)
     a, b = _operands("mm", input, mat2, ("input", "mat2"))
     if a.ndim != 2:
         raise RuntimeError(
@@ -194,6 +239,8 @@ def mm(input, mat2):
 
 def bmm(input, mat2):
     """Batched matrix product of two 3-D tensors with the same batch size (no broadcasting)."""
+    if _amp.active:
+        input, mat2 = _amp.autocast_inputs("lower", input, mat2)
     a, b = _operands("bmm", input, mat2, ("input", "mat2"))
     if a.ndim != 3:
         raise RuntimeError(f"batch1 must be a 3D tensor (got shape {list(a.shape)})")
@@ -210,6 +257,8 @@ def bmm(input, mat2):
 
 def mv(input, vec):
     """Matrix (2-D) times vector (1-D)."""
+    if _amp.active:
+        input, vec = _amp.autocast_inputs("lower_cuda", input, vec)
     a, b = _operands("mv", input, vec, ("input", "vec"))
     if a.ndim != 2 or b.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {a.ndim}, {b.ndim}")
@@ -278,26 +327,36 @@ def _scaled_sum(input, product, beta, alpha):
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta·input + alpha·(mat1 @ mat2), input broadcast to the product's shape."""
+    if _amp.active:
+        input, mat1, mat2 = _amp.autocast_inputs("lower", input, mat1, mat2)
     return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """beta·input + alpha·(mat @ vec)."""
+    if _amp.active:
+        input, mat, vec = _amp.autocast_inputs("lower_cuda", input, mat, vec)
     return _scaled_sum(input, mv(mat, vec), beta, alpha)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     """beta·input + alpha·outer(vec1, vec2)."""
+    if _amp.active:
+        input, vec1, vec2 = _amp.autocast_inputs("lower_cuda", input, vec1, vec2)
     return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta·input + alpha·bmm(batch1, batch2)."""
+    if _amp.active:
+        input, batch1, batch2 = _amp.autocast_inputs("lower", input, batch1, batch2)
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta·input + alpha·Σ_b batch1[b] @ batch2[b]."""
+    if _amp.active:
+        input, batch1, batch2 = _amp.autocast_inputs("lower", input, batch1, batch2)
     return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
 
 
@@ -309,6 +368,10 @@ class Einsum(Op):
     def forward(ctx, equation, *xs):
         ctx.save_for_backward(*xs)
         ctx.equation = equation
+        dtype = xs[0].dtype
+        if dtype.itemsize == 2 and dtype.kind in "fV":  # half precision: in float32, as MatMul
+            y = array_module(xs[0]).einsum(equation, *map(_up, xs), optimize=len(xs) > 1)
+            return y.astype(dtype)
         y = array_module(xs[0]).einsum(equation, *xs, optimize=len(xs) > 1)
         if len(xs) == 1 and getattr(y, "base", None) is not None:
             y = y.copy()  # a transpose or diagonal comes back as a view of x
@@ -317,6 +380,8 @@ class Einsum(Op):
     @staticmethod
     def backward(ctx, gy):
         xs = ctx.saved_tensors
+        if xs[0].dtype.itemsize == 2 and xs[0].dtype.kind in "fV" and not isinstance(gy, Tensor):
+            return _grads_in_float32(Einsum, ctx, gy)
         lhs, out = ctx.equation.split("->")
         terms = lhs.split(",")
         grads = [None]
@@ -480,6 +545,8 @@ def einsum(equation, *operands):
     elif len(operands) == 1 and isinstance(operands[0], list | tuple):
         operands = tuple(operands[0])
     xs = [_tensor(o, "einsum", "operands", i + 2) for i, o in enumerate(operands)]
+    if _amp.active:
+        xs = _amp.autocast_inputs("lower", *xs)
     eq = _parse_einsum(equation, [x.shape for x in xs])
     check_same_device(*xs)
     for i, x in enumerate(xs[1:], 1):
@@ -580,6 +647,8 @@ def diag(input, diagonal: int = 0):
 
 def trace(input):
     """The sum of the main diagonal of a 2-D tensor."""
+    if _amp.active:
+        (input,) = _amp.autocast_inputs("fp32", input)
     if input.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
     return Diag.apply(input, 0, None).sum()

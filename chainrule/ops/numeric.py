@@ -9,6 +9,8 @@ import warnings
 
 import numpy as np
 
+from .. import backend
+from ..amp import autocast_mode as _amp
 from ..tensor import Tensor
 from ._core import canonical_dim
 from .creation import tensor
@@ -75,6 +77,8 @@ def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
 
 def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
     """Pairwise p-norm distances between the rows of x1 (…, P, M) and x2 (…, R, M): (…, P, R)."""
+    if _amp.active:  # on autocast's float32 list
+        x1, x2 = _amp.autocast_inputs("fp32", x1, x2)
     if x1.shape[-1] != x2.shape[-1]:
         raise RuntimeError(
             f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}"
@@ -114,45 +118,83 @@ def quantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False, *,
              interpolation: str = "linear") -> Tensor:  # fmt: skip
     """The q-th quantiles along ``dim`` (of all elements when None), interpolating between the
     two nearest sorted values as ``interpolation`` says (linear, lower, higher, midpoint,
-    nearest); differentiable through the selected values."""
+    nearest); differentiable through the selected values. A row holding NaN gives NaN.
+
+    Example:
+        >>> import chainrule as torch
+        >>> torch.quantile(torch.tensor([1.0, 2.0, 4.0]), torch.tensor([0.25, 0.5]))
+        tensor([1.5000, 2.0000])
+    """
+    return _quantile("quantile", input, q, dim, keepdim, interpolation, ignore_nan=False)
+
+
+def nanquantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False, *,
+                interpolation: str = "linear") -> Tensor:  # fmt: skip
+    """``quantile`` that ignores NaN: each row's quantiles are those of its non-NaN values (NaN
+    for a row that holds only NaN)."""
+    return _quantile("nanquantile", input, q, dim, keepdim, interpolation, ignore_nan=True)
+
+
+def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
+    from .elementwise import where
+    from .index import take_along_dim
+
     if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
         raise ValueError(
-            "quantile() interpolation must be one of linear, lower, higher, midpoint or "
+            f"{name}() interpolation must be one of linear, lower, higher, midpoint or "
             f"nearest. Got {interpolation}"
         )
-    scalar_q = not isinstance(q, Tensor) and np.ndim(q) == 0
-    qs = np.atleast_1d(np.asarray(q.tolist() if isinstance(q, Tensor) else q, np.float64))
+    if _amp.active:  # on autocast's float32 list
+        (input,) = _amp.autocast_inputs("fp32", input)
+    if input.dtype.kind not in "fV":
+        raise RuntimeError(
+            f"{name}() input tensor must be either float or double dtype, got {input.dtype}"
+        )
+    if isinstance(q, Tensor) and q.dtype != input.dtype:
+        raise RuntimeError(
+            f"{name}() q tensor must be same dtype as the input tensor (got {q.dtype} and "
+            f"{input.dtype})"
+        )
+    qs = np.asarray(q.tolist() if isinstance(q, Tensor) else q, np.float64)
+    scalar_q = qs.ndim == 0
+    qs = np.atleast_1d(qs)
+    if qs.ndim > 1:
+        raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
     if np.any((qs < 0) | (qs > 1)):
-        raise RuntimeError("quantile() q values must be in the range [0, 1]")
+        raise RuntimeError(f"{name}() q values must be in the range [0, 1]")
     x = input.reshape(-1) if dim is None else input
     d = 0 if dim is None else canonical_dim(dim, x.ndim)
-    values = x.sort(dim=d).values
-    n = values.shape[d]
-    pos = qs * (n - 1)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.ceil(pos).astype(np.int64)
+    if x.shape[d] == 0:
+        raise RuntimeError(f"{name}() input tensor must be non-empty")
+    values = x.sort(dim=d).values.movedim(d, -1)  # (..., n), NaN sorted last
+    n = values.shape[-1]
+    nan = np.isnan(np.moveaxis(backend.to_numpy(x._data), d, -1).astype(np.float32))
+    count = (n - nan.sum(-1)) if ignore_nan else np.full(nan.shape[:-1], n)
+    pos = qs * (count[..., None] - 1)  # (..., Q) fractional ranks
+    lo, hi = np.floor(pos), np.ceil(pos)
     if interpolation == "nearest":
-        lo = hi = np.round(pos).astype(np.int64)  # half to even, as PyTorch
+        lo = hi = np.round(pos)  # half to even, as PyTorch
     elif interpolation == "lower":
         hi = lo
     elif interpolation == "higher":
         lo = hi
-    frac = 0.5 if interpolation == "midpoint" else (pos - lo)
-    outs = []
-    for k in range(len(qs)):
-        a = narrow(values, d, int(lo[k]), 1)
-        b = narrow(values, d, int(hi[k]), 1)
-        w = frac if np.ndim(frac) == 0 else float(frac[k])
-        outs.append(a + (b - a) * w if lo[k] != hi[k] else a)
-    out = cat(outs, d)  # the q axis sits at d for now
-    if dim is None:
-        out = out.reshape(-1)
-        if keepdim:
-            out = out.reshape((len(qs),) + (1,) * input.ndim)
-        return out[0] if scalar_q else out
-    out = out.movedim(d, 0)  # PyTorch puts the q axis first
+    frac = np.full(pos.shape, 0.5) if interpolation == "midpoint" else pos - lo
+    lo = np.clip(lo, 0, n - 1).astype(np.int64)
+    hi = np.clip(hi, 0, n - 1).astype(np.int64)
+    a = take_along_dim(values, tensor(lo, device=values.device), -1)
+    b = take_along_dim(values, tensor(hi, device=values.device), -1)
+    w = tensor(frac, dtype=values.dtype, device=values.device)
+    out = where(tensor(lo == hi, device=values.device), a, a + (b - a) * w)
+    empty = count == 0 if ignore_nan else nan.any(-1)
+    if empty.any():
+        mask = tensor(np.broadcast_to(empty[..., None], out.shape).copy(), device=out.device)
+        out = where(mask, float("nan"), out)
+    out = out.movedim(-1, 0)  # PyTorch puts the q axis first
     if keepdim:
-        out = out.unsqueeze(d + 1)
+        if dim is None:
+            out = out.reshape((len(qs),) + (1,) * input.ndim)
+        else:
+            out = out.unsqueeze(d + 1)
     return out[0] if scalar_q else out
 
 
@@ -170,8 +212,8 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     return functional_cosine_similarity(x1, x2, dim, eps)
 
 
-METHODS = ["diff", "cross", "dist", "rot90", "quantile"]
+METHODS = ["diff", "cross", "dist", "rot90", "quantile", "nanquantile"]
 __all__ = [
     "diff", "trapezoid", "cross", "dist", "cdist", "rot90", "cartesian_prod", "quantile",
-    "dropout", "cosine_similarity",
+    "nanquantile", "dropout", "cosine_similarity",
 ]  # fmt: skip

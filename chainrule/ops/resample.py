@@ -1,9 +1,10 @@
-"""Resampling and similarity: interpolate (nearest, linear, bilinear, trilinear), pixel_shuffle,
-pixel_unshuffle and cosine_similarity.
+"""Resampling and similarity: interpolate (nearest, nearest-exact, linear, bilinear, bicubic,
+trilinear, area), pixel_shuffle, pixel_unshuffle and cosine_similarity.
 
 All are compositions: interpolation gathers rows with index_select and mixes neighbours with
-weights (separable, one spatial dim at a time, which is exactly bilinear/trilinear), so the
-gradients and double gradients come from those ops.
+weights, one spatial dim at a time (bilinear, bicubic and trilinear kernels and area averages
+are separable), so the gradients and double gradients come from those ops. Bicubic uses Keys'
+kernel with A = -0.75 and clamps taps at the border, as PyTorch does.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from ..tensor import Tensor
 from .creation import tensor
 from .index import index_select
 
-_MODES = {"nearest": None, "nearest-exact": None, "linear": 1, "bilinear": 2, "trilinear": 3}
+_MODES = {
+    "nearest": None, "nearest-exact": None, "linear": 1, "bilinear": 2, "bicubic": 2,
+    "trilinear": 3, "area": None,
+}  # fmt: skip
+_CUBIC_A = -0.75  # PyTorch's (and OpenCV's) choice for Keys' cubic convolution kernel
 
 
 def _per_dim(value, n: int, name: str) -> list:
@@ -49,8 +54,62 @@ def _source_coords(out_size, in_size, scale, mode, align_corners):
     return np.maximum((dst + 0.5) * s - 0.5, 0.0)
 
 
+def _cubic_weights(t):
+    """Keys' kernel at the four taps around a sample at fraction t past the second one."""
+    a = _CUBIC_A
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def _mix(x: Tensor, dim: int, out_size: int, taps) -> Tensor:
+    """Σ_k w_k · x[i_k] along dim, for taps [(indices, weights)] of length out_size each."""
+    shape = [1] * x.ndim
+    shape[dim] = out_size
+    out = None
+    for idx, w in taps:
+        term = index_select(x, dim, tensor(idx, device=x.device))
+        term = term * tensor(w.astype(x.dtype).reshape(shape), device=x.device)
+        out = term if out is None else out + term
+    return out
+
+
+def _area_dim(x: Tensor, dim: int, out_size: int) -> Tensor:
+    """Adaptive average pooling along dim: output i averages input [⌊i·n/m⌋, ⌈(i+1)·n/m⌉)."""
+    n = x.shape[dim]
+    i = np.arange(out_size)
+    start = (i * n) // out_size
+    end = -((-(i + 1) * n) // out_size)
+    length = end - start
+    taps = [(np.minimum(start + j, n - 1), (j < length) / length) for j in range(int(length.max()))]
+    return _mix(x, dim, out_size, taps)
+
+
+def _cubic_dim(x: Tensor, dim: int, out_size: int, scale, align_corners) -> Tensor:
+    n = x.shape[dim]
+    dst = np.arange(out_size, dtype=np.float64)
+    if align_corners:
+        src = dst * ((n - 1) / (out_size - 1) if out_size > 1 else 0.0)
+    else:  # not clamped at 0 for the cubic kernel, as PyTorch
+        src = (dst + 0.5) * (n / out_size if scale is None else 1.0 / scale) - 0.5
+    i0 = np.floor(src)
+    weights = _cubic_weights(src - i0)
+    i0 = i0.astype(np.int64)
+    taps = [(np.clip(i0 - 1 + k, 0, n - 1), weights[k]) for k in range(4)]
+    return _mix(x, dim, out_size, taps)
+
+
 def _resize_dim(x: Tensor, dim: int, out_size: int, scale, mode, align_corners) -> Tensor:
     in_size = x.shape[dim]
+    if mode == "area":
+        return _area_dim(x, dim, out_size)
+    if mode == "bicubic":
+        return _cubic_dim(x, dim, out_size, scale, align_corners)
     src = _source_coords(out_size, in_size, scale, mode, align_corners)
     if mode in ("nearest", "nearest-exact"):
         return index_select(x, dim, tensor(src, device=x.device))
@@ -77,8 +136,8 @@ def interpolate(
     """Resize the spatial dims (all but N, C) to ``size`` or by ``scale_factor``.
 
     Args:
-        mode: 'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear' (4-D),
-            'trilinear' (5-D).
+        mode: 'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear' and 'bicubic'
+            (4-D), 'trilinear' (5-D), 'area' (adaptive average pooling, any of them).
         align_corners: for the linear modes, map corner pixels' centres onto each other.
 
     Example:
@@ -97,7 +156,7 @@ def interpolate(
     if _MODES[mode] is not None and _MODES[mode] != n:
         want = {1: "3D", 2: "4D", 3: "5D"}[_MODES[mode]]
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {want} input")
-    if mode.startswith("nearest") and align_corners is not None:
+    if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
         raise ValueError(
             "align_corners option can only be set with the interpolating modes: linear | "
             "bilinear | bicubic | trilinear"

@@ -6,6 +6,7 @@ except mode's values, which are gathered from the input and so get one.
 from __future__ import annotations
 
 from collections import namedtuple
+from fractions import Fraction
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from .elementwise import _raw
 from .index import take_along_dim
 
 mode_result = namedtuple("mode", ["values", "indices"])
+histogram_result = namedtuple("histogram", ["hist", "bin_edges"])
 
 
 def _index_dtype(out_int32: bool):
@@ -152,8 +154,131 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None
     return _triangle_indices(row, col, offset, False, dtype, device)
 
 
-METHODS = ["isin", "unique_consecutive", "mode"]
+# ------------------------------------------------------------------------------ histograms
+def _float_input(name: str, input: Tensor):
+    if input.dtype.kind not in "f":
+        raise RuntimeError(
+            f"\"{name}\" not implemented for '{backend.dtype_name(input.dtype)}': pass a float "
+            "tensor (x.float())"
+        )
+    return backend.to_numpy(input._data).reshape(-1)
+
+
+def _linspace(lo, hi, n: int, dtype):
+    """PyTorch's linspace in `dtype`: lo + step·i for the first half, hi - step·(n - 1 - i) for
+    the rest, each rounded once (its vectorised loop uses fused multiply-adds), so that the
+    edges and the bins equal PyTorch's to the last bit."""
+    lo, hi = dtype.type(lo), dtype.type(hi)
+    step = Fraction(float((hi - lo) / dtype.type(max(n - 1, 1))))
+    a, b = Fraction(float(lo)), Fraction(float(hi))
+    exact = [a + step * i if i < n // 2 else b - step * (n - 1 - i) for i in range(n)]
+    return np.array([float(e) for e in exact]).astype(dtype)
+
+
+def _counts(bin_index, keep, bins: int, weights, dtype):
+    w = None if weights is None else weights[keep].astype(np.float64)
+    return np.bincount(bin_index[keep], weights=w, minlength=bins).astype(dtype)
+
+
+def histc(input: Tensor, bins: int = 100, min=0, max=0) -> Tensor:
+    """Counts of the elements in ``bins`` equal-width bins over [min, max] (the data's own range
+    when both are 0); elements outside are ignored, max falls in the last bin. Not
+    differentiable (as in PyTorch).
+
+    Example:
+        >>> import chainrule as torch
+        >>> torch.histc(torch.tensor([1.0, 2.0, 1.0]), bins=4, min=0, max=3)
+        tensor([0., 2., 1., 0.])
+    """
+    x = _float_input("histogram_cpu", input)
+    dtype = x.dtype
+    if bins <= 0:
+        raise RuntimeError(f"torch.histc(): bins must be > 0, but got {bins} for dimension 0")
+    lo, hi = dtype.type(min), dtype.type(max)
+    if lo == hi and x.size:
+        lo, hi = x.min(), x.max()
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise RuntimeError(f"torch.histc: range of [{lo}, {hi}] is not finite")
+    if lo > hi:
+        raise RuntimeError("torch.histc: max must be larger than min")
+    if lo == hi:
+        lo, hi = lo - dtype.type(1), hi + dtype.type(1)
+    keep = (x >= lo) & (x <= hi)
+    with np.errstate(invalid="ignore"):
+        # PyTorch's linear interpolation, in the input's dtype: (x - lo) · bins / (hi - lo)
+        pos = ((x - lo) * dtype.type(bins) / (hi - lo)).astype(np.int64)
+    pos = np.minimum(pos, bins - 1)
+    out = _counts(pos, keep, bins, None, dtype)
+    return Tensor._make(backend.to_device(out, input.device))
+
+
+def histogram(input: Tensor, bins=100, *, range=None, weight=None, density: bool = False):
+    """(hist, bin_edges): ``bins`` equal-width bins over ``range`` (default: the data's min and
+    max), or the edges given as a 1-D tensor; ``weight`` sums weights instead of counting,
+    ``density`` divides by the total and the bin widths. Not differentiable (as in PyTorch)."""
+    x = _float_input("histogramdd", input)
+    dtype = x.dtype
+    w = None
+    if weight is not None:
+        if tuple(weight.shape) != tuple(input.shape):
+            raise RuntimeError(
+                "torch.histogramdd: if weight tensor is provided it should have the same shape "
+                f"as the input tensor excluding its innermost dimension, but got input with shape "
+                f"{list(input.shape)} and weight with shape {list(weight.shape)}"
+            )
+        w = backend.to_numpy(weight._data).reshape(-1)
+    if isinstance(bins, Tensor):
+        if bins.ndim != 1:
+            raise RuntimeError("torch.histogram(): bins tensor should have one dimension")
+        if bins.dtype != input.dtype:
+            raise RuntimeError(
+                "torch.histogram: input tensor and bins tensors should have the same dtype, but "
+                f"got input {input.dtype} and bins {bins.dtype}"
+            )
+        edges = backend.to_numpy(bins._data).copy()
+        pos = np.searchsorted(edges, x, side="right") - 1
+    else:
+        n = int(bins)
+        if n <= 0:
+            raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {n} for dimension 0")
+        if range is not None:
+            lo, hi = dtype.type(range[0]), dtype.type(range[1])
+        elif x.size:
+            lo, hi = x.min(), x.max()
+        else:
+            lo, hi = dtype.type(0), dtype.type(0)
+        if lo > hi:
+            raise RuntimeError(
+                f"torch.histogram(): min should not exceed max, but got min {lo} max {hi} for "
+                "dimension 0"
+            )
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise RuntimeError(
+                f"torch.histogram(): range of [{lo}, {hi}] is not finite for dimension 0"
+            )
+        if lo == hi:
+            lo, hi = lo - dtype.type(0.5), hi + dtype.type(0.5)
+        edges = _linspace(lo, hi, n + 1, dtype)
+        with np.errstate(invalid="ignore"):
+            guess = ((x - lo) * dtype.type(n) / (hi - lo)).astype(np.int64)
+        # PyTorch corrects the interpolated bin by a search among its neighbours' edges
+        guess = np.clip(guess, 0, n - 1)
+        pos = guess - (x < edges[guess]) + (x >= edges[np.minimum(guess + 1, n)])
+    nbins = len(edges) - 1
+    keep = (x >= edges[0]) & (x <= edges[-1])
+    pos = np.clip(pos, 0, nbins - 1)  # the last edge belongs to the last bin
+    hist = _counts(pos, keep, nbins, w, dtype)
+    if density:
+        hist = (hist / (hist.sum() * np.diff(edges))).astype(dtype)
+    dev = input.device
+    return histogram_result(
+        Tensor._make(backend.to_device(hist, dev)),
+        Tensor._make(backend.to_device(edges.astype(dtype), dev)),
+    )
+
+
+METHODS = ["isin", "unique_consecutive", "mode", "histc", "histogram"]
 __all__ = [
     "searchsorted", "bucketize", "isin", "unique_consecutive", "mode", "tril_indices",
-    "triu_indices",
+    "triu_indices", "histc", "histogram",
 ]  # fmt: skip

@@ -9,7 +9,8 @@ import numpy as np
 from .. import backend
 from ..backend import as_dtype
 from ..tensor import Tensor
-from ._core import Op, commit_inplace, shape_arg
+from . import tensor_numpy
+from ._core import Op, array_module, commit_inplace, shape_arg
 from .creation import empty, full, ones, tensor, zeros
 from .shape import t
 
@@ -117,6 +118,104 @@ class Imag(Op):
     @staticmethod
     def backward(ctx, gy):
         return gy * 1j
+
+
+class Conj(Op):
+    """y = conj(x);  gx = conj(gy)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.conj()
+
+    @staticmethod
+    def backward(ctx, gy):
+        return array_module(gy).conj(gy)
+
+
+class Complex(Op):
+    """y = re + i·im;  g_re = Re(gy), g_im = Im(gy)"""
+
+    @staticmethod
+    def forward(ctx, re, im):
+        out = array_module(re).empty(re.shape, np.result_type(re.dtype, np.complex64))
+        out.real, out.imag = re, im
+        return out
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy.real + 0, gy.imag + 0  # copies: the gradient buffer is not the leaves' to keep
+
+
+class ViewAsReal(Op):
+    """y[..., 0] = Re(x), y[..., 1] = Im(x);  gx = y's gradient read back as complex"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return array_module(x).stack([x.real, x.imag], axis=-1)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy[..., 0] + 1j * gy[..., 1]
+
+
+def conj(input: Tensor) -> Tensor:
+    """The complex conjugate (a real tensor itself). chainrule conjugates eagerly: the result
+    is a new tensor, so ``is_conj()`` is always False."""
+    if not backend.is_complex(input.dtype):
+        return input
+    return Conj.apply(input)
+
+
+def conj_physical(input: Tensor) -> Tensor:
+    return conj(input)
+
+
+def resolve_conj(input: Tensor) -> Tensor:
+    return input
+
+
+def is_conj(input: Tensor) -> bool:
+    return False
+
+
+def complex(real: Tensor, imag: Tensor) -> Tensor:
+    """``real + i·imag`` from two float tensors of the same dtype (complex64 from float32,
+    complex128 from float64)."""
+    if not isinstance(real, Tensor) or not isinstance(imag, Tensor):
+        raise TypeError(
+            f"complex(): expected both inputs to be Tensors, got {type(real).__name__} and "
+            f"{type(imag).__name__}"
+        )
+    if real.dtype != imag.dtype or real.dtype not in (np.float32, np.float64):
+        raise RuntimeError(
+            f"Expected both inputs to be Float or Double tensors but got "
+            f"{backend.dtype_name(real.dtype)} and {backend.dtype_name(imag.dtype)}"
+        )
+    if tuple(real.shape) != tuple(imag.shape):
+        raise RuntimeError(
+            f"complex(): real has shape {list(real.shape)} and imag {list(imag.shape)}: "
+            f"broadcast them first (torch.broadcast_tensors)"
+        )
+    return Complex.apply(real, imag)
+
+
+def view_as_real(input: Tensor) -> Tensor:
+    """A complex tensor as a real one with a last dim of 2 (real, imaginary). A copy in
+    chainrule (PyTorch returns a view sharing memory)."""
+    if not backend.is_complex(input.dtype):
+        raise RuntimeError("view_as_real is only supported for complex tensors")
+    return ViewAsReal.apply(input)
+
+
+def view_as_complex(input: Tensor) -> Tensor:
+    """A real tensor with a last dim of 2 as a complex one. A copy in chainrule (PyTorch
+    returns a view sharing memory)."""
+    if input.dtype not in (np.float32, np.float64) or input.ndim == 0 or input.shape[-1] != 2:
+        raise RuntimeError(
+            f"view_as_complex expects a float or double tensor whose last dimension has size 2, "
+            f"got {backend.dtype_name(input.dtype)} of shape {list(input.shape)}"
+        )
+    return complex(input[..., 0], input[..., 1])
 
 
 def real(input: Tensor) -> Tensor:
@@ -311,5 +410,11 @@ METHODS = [
     "unfold", "stride", "storage_offset", "data_ptr", ("mH", property(_m_h)),
     "new_zeros", "new_ones", "new_empty", "new_full", "new_tensor", "t_",
     ("real", property(real)), ("imag", property(imag)), ("polygamma", _polygamma_method),
+    "conj", "conj_physical", "resolve_conj", "is_conj",
 ] + [n for n in _LINALG if n != "polygamma"]  # fmt: skip
-__all__ = ["real", "imag"] + _LINALG + _LEGACY
+__all__ = [
+    "real", "imag", "conj", "conj_physical", "resolve_conj", "is_conj", "complex",
+    "view_as_real", "view_as_complex",
+] + _LINALG + _LEGACY  # fmt: skip
+
+tensor_numpy.register(conj=conj)

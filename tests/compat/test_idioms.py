@@ -218,8 +218,15 @@ def data_read_and_write(m):
     p.data.add_(p.grad, alpha=-0.1)  # the hand-written SGD step of many tutorials
     lin.bias.data = m.tensor([3.0, 4.0, 5.0])  # assigning may change the shape
     return (
-        w, lin.weight, lin.bias, type(w).__name__, w.requires_grad, lin.weight.requires_grad,
-        w.grad_fn is None, (lin.weight * 2).data.requires_grad, lin.bias.shape,
+        w,
+        lin.weight,
+        lin.bias,
+        type(w).__name__,
+        w.requires_grad,
+        lin.weight.requires_grad,
+        w.grad_fn is None,
+        (lin.weight * 2).data.requires_grad,
+        lin.bias.shape,
     )
 
 
@@ -253,12 +260,16 @@ def variable_and_final_callbacks(m):
         from_variable._execution_engine.queue_callback(lambda: seen.append(x.grad.clone()))
         return g
 
-    y = (x * x)
+    y = x * x
     y.register_hook(hook)
     y.sum().backward()
     plain = from_variable(m.ones(2))
     return (
-        isinstance(x, from_variable), x.is_leaf, x.requires_grad, seen, plain.requires_grad,
+        isinstance(x, from_variable),
+        x.is_leaf,
+        x.requires_grad,
+        seen,
+        plain.requires_grad,
         isinstance(m.ones(1), from_variable),
     )
 
@@ -378,6 +389,46 @@ def fft_basics(m):
     )
 
 
+def fft_gradients(m):
+    x = m.tensor([1.0, 2.0, 0.0, -1.0, 3.0, 0.5], requires_grad=True)
+    spectrum = m.fft.rfft(x, norm="ortho")
+    power = (spectrum.real**2 + spectrum.imag**2).sum()
+    smooth = m.fft.irfft(spectrum * m.tensor([1.0, 1.0, 0.5, 0.0]), n=6)
+    (power + smooth.pow(2).sum() + m.fft.fft2(x.reshape(2, 3)).real.sum()).backward()
+    return x.grad
+
+
+def eig_and_lu(m):
+    a = m.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.0, 0.0, -1.0]], requires_grad=True)
+    values = m.linalg.eigvals(a)
+    LU, pivots = m.linalg.lu_factor(a.mT)
+    x = m.linalg.lu_solve(LU, pivots, m.ones(3, 1))
+    (values.real.sum() + x.sum()).backward()
+    return values.real, values.dtype, LU, pivots, x, a.grad
+
+
+def histograms_and_nanquantile(m):
+    x = m.tensor([0.5, 1.0, float("nan"), 2.5, 1.0, 4.0])
+    finite = x[~x.isnan()]
+    return (
+        m.histc(finite, bins=4, min=0, max=4),
+        m.histogram(finite, bins=3),
+        m.nanquantile(x, m.tensor([0.25, 0.5])),
+        m.quantile(x, 0.5),
+    )
+
+
+def interpolate_bicubic_area(m):
+    F = m.nn.functional
+    x = m.arange(12.0).reshape(1, 1, 3, 4)
+    return (
+        F.interpolate(x, scale_factor=2, mode="bicubic"),
+        F.interpolate(x, size=(2, 5), mode="bicubic", align_corners=True),
+        F.interpolate(x, size=(2, 3), mode="area"),
+        m.nn.Upsample(scale_factor=2, mode="bicubic")(x).shape,
+    )
+
+
 def reparameterisation_trick(m):
     loc = m.tensor([0.5, -1.0], requires_grad=True)
     scale = m.tensor([1.0, 2.0], requires_grad=True)
@@ -482,15 +533,29 @@ def compile_model(m):
 
 
 def autocast_block(m):
+    m.manual_seed(0)
     model = m.nn.Linear(4, 2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with m.autocast("cpu", dtype=m.bfloat16):
-            y = model(m.ones(3, 4))
-            inside = (
-                m.is_autocast_enabled("cpu") if m is torch else m.amp.is_autocast_enabled("cpu")
-            )
-    return y.shape, inside
+    with m.autocast("cpu", dtype=m.bfloat16):
+        y = model(m.ones(3, 4))
+        inside = m.is_autocast_enabled("cpu")
+        with m.autocast("cpu", enabled=False):
+            plain = (m.ones(2, 2) @ m.ones(2, 2)).dtype
+    y.float().sum().backward()
+    return y.shape, inside, y.dtype, plain, model.weight.grad.dtype, m.is_autocast_enabled("cpu")
+
+
+def autocast_mixed_model(m):
+    x = m.tensor(np.linspace(-1, 1, 2 * 3 * 4 * 4).reshape(2, 3, 4, 4), dtype=m.float32)
+    w = m.tensor(np.linspace(-0.5, 0.5, 2 * 3 * 3 * 3).reshape(2, 3, 3, 3), dtype=m.float32)
+    w.requires_grad_(True)
+    with m.autocast(device_type="cpu"):
+        h = m.nn.functional.conv2d(x, w, padding=1)
+        z = m.mm(h.flatten(1), h.flatten(1).T)
+        q = m.quantile(h.flatten(), 0.5)
+    (z.float().sum() + q).backward()
+    # values to bfloat16's precision: scaled to at most 1, compared to 0.05
+    scaled_grad = w.grad / w.grad.abs().max()
+    return h.dtype, z.dtype, q.dtype, z.float() / 225, w.grad.dtype, scaled_grad
 
 
 def grad_scaler_disabled(m):
@@ -576,6 +641,11 @@ IDIOMS = [
     Idiom("interpolate_and_similarity", interpolate_and_similarity),
     Idiom("compile_model", compile_model),
     Idiom("autocast_block", autocast_block),
+    Idiom("autocast_mixed_model", autocast_mixed_model, atol=0.05),
+    Idiom("fft_gradients", fft_gradients, atol=1e-5),
+    Idiom("eig_and_lu", eig_and_lu, atol=1e-5),
+    Idiom("histograms_and_nanquantile", histograms_and_nanquantile),
+    Idiom("interpolate_bicubic_area", interpolate_bicubic_area, atol=1e-5),
     Idiom("grad_scaler_disabled", grad_scaler_disabled),
     Idiom("grad_scaler_cpu", grad_scaler_cpu),
     Idiom("optimizer_signature", optimizer_signature),

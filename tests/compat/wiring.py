@@ -34,6 +34,11 @@ MODULES = {
 TOP_LEVEL = {name: getattr(_runtime, name) for name in _runtime.__all__}
 TOP_LEVEL.update({name: getattr(tensor_methods, name) for name in tensor_methods.__all__})
 TOP_LEVEL["autocast"] = amp.autocast
+for _name in ("is_autocast_enabled", "get_autocast_dtype", "set_autocast_enabled",
+              "set_autocast_dtype", "is_autocast_cpu_enabled", "get_autocast_cpu_dtype",
+              "get_autocast_gpu_dtype", "clear_autocast_cache"):  # fmt: skip
+    TOP_LEVEL[_name] = getattr(amp, _name)
+TOP_LEVEL["lu_unpack"] = linalg.lu_unpack
 METHODS = ["new_zeros", "new_ones", "new_full", "new_empty", "new_tensor", "t_", "real", "imag"]
 
 

@@ -113,7 +113,11 @@ def test_interpolate_errors():
         F.interpolate(x)
     with pytest.raises(ValueError, match="align_corners option"):
         F.interpolate(x, scale_factor=2, align_corners=True)
-    with pytest.raises(NotImplementedError, match="bicubic"):
-        F.interpolate(x, scale_factor=2, mode="bicubic")
+    with pytest.raises(NotImplementedError, match="bicubic mode needs 4D"):
+        F.interpolate(chainrule.ones(1, 1, 3), scale_factor=2, mode="bicubic")
+    with pytest.raises(ValueError, match="align_corners option"):
+        F.interpolate(x, scale_factor=2, mode="area", align_corners=False)
+    with pytest.raises(NotImplementedError, match="antialias"):
+        F.interpolate(x, scale_factor=2, mode="bicubic", antialias=True)
     with pytest.raises(NotImplementedError, match="bilinear mode needs 4D"):
         F.interpolate(chainrule.ones(1, 1, 3), scale_factor=2, mode="bilinear")
