@@ -19,6 +19,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import backend
+from ..amp import autocast_mode as _amp
 from ..backend import array_module
 from ..tensor import Tensor
 from . import tensor_numpy
@@ -260,6 +261,8 @@ def prod(input, dim=None, keepdim: bool = False, *, dtype=None):
 
     The gradient is exact where some elements are 0 (the product of the others), as in PyTorch.
     """
+    if _amp.active:  # autocast: PyTorch keeps prod in float32
+        (input,) = _amp.autocast_inputs("fp32", input)
     input = _cast_dtype(input, dtype)
     if input._data.dtype.kind in "biu":
         input = cast(input, backend.int64)

@@ -57,6 +57,7 @@ ROWS = [
     # CPU keeps these in float32 (mv, outer: not on CPU's list; trace: on the float32 list)
     Row("mv_stays_float32", lambda m, a, b: m.mv(a, b), [(5, 4), (4,)]),
     Row("trace_of_bf16_is_float32", lambda m, a: m.trace(a.bfloat16()), [(4, 4)]),
+    Row("prod_of_bf16_is_float32", lambda m, a: (a.bfloat16() + 1).prod(1), [(3, 4)]),
     Row(
         "inv_of_bf16_is_float32",
         lambda m, a: m.linalg.inv(a.bfloat16() + 4 * m.eye(4, dtype=m.bfloat16)),
