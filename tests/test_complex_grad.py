@@ -23,6 +23,12 @@ PROGRAMS = {
     .sum(),
     "real cast to complex": lambda m, x, y, r: (r.to(m.complex128) * x).real.sum(),
     "mH of an outer product": lambda m, x, y, r: (m.outer(x, y).mH * m.outer(y, x)).real.sum(),
+    "matmul of two complex matrices": lambda m, x, y, r: (m.outer(x, r) @ m.outer(r, y))
+    .abs()
+    .sum(),
+    "complex vector dot": lambda m, x, y, r: (x @ y).real,
+    "exp (a phase factor)": lambda m, x, y, r: ((r * 1j).exp() * x).real.sum(),
+    "exp of a complex tensor": lambda m, x, y, r: (x.exp() * y).imag.sum(),
 }
 
 

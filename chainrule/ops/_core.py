@@ -189,6 +189,26 @@ def check_same_device(*tensors) -> None:
         )
 
 
+_REAL = np.dtype(np.float32)
+
+
+def _conj_if_complex(a, b):
+    """a and b, conjugated if either is complex: the gradient of a product of complex numbers
+    takes the other factor's conjugate (PyTorch's conjugate-Wirtinger convention)."""
+    if getattr(a, "dtype", _REAL).kind != "c" and getattr(b, "dtype", _REAL).kind != "c":
+        if type(a) is not complex and type(b) is not complex:
+            return a, b
+    return _conj(a), _conj(b)
+
+
+def _conj(v):
+    if type(v) is complex:
+        return v.conjugate()
+    if getattr(v, "dtype", _REAL).kind == "c":
+        return array_module(v).conj(v)
+    return v
+
+
 class Cast(Op):
     """y = x as another dtype;  gx = gy cast back"""
 

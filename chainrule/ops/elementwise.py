@@ -32,6 +32,8 @@ from ._core import (
     _PY_SCALARS,
     Op,
     _as_operand,
+    _conj,
+    _conj_if_complex,
     _scalar_dtype,
     cast,
     category,
@@ -145,26 +147,6 @@ class Sub(Op):
     @staticmethod
     def backward(ctx, gy):
         return gy, -gy
-
-
-_REAL = np.dtype(np.float32)
-
-
-def _conj_if_complex(a, b):
-    """a and b, conjugated if either is complex: the gradient of a product of complex numbers
-    takes the other factor's conjugate (PyTorch's conjugate-Wirtinger convention)."""
-    if getattr(a, "dtype", _REAL).kind != "c" and getattr(b, "dtype", _REAL).kind != "c":
-        if type(a) is not complex and type(b) is not complex:
-            return a, b
-    return _conj(a), _conj(b)
-
-
-def _conj(v):
-    if type(v) is complex:
-        return v.conjugate()
-    if getattr(v, "dtype", _REAL).kind == "c":
-        return array_module(v).conj(v)
-    return v
 
 
 class Mul(Op):
@@ -578,7 +560,7 @@ class Exp(Op):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
-        return gy * y
+        return gy * (_conj(y) if y.dtype.kind == "c" else y)
 
 
 class Exp2(Op):

@@ -17,7 +17,7 @@ from ..autograd.engine import _NULL_CTX
 from ..backend import array_module
 from ..tensor import Tensor
 from . import tensor_numpy
-from ._core import Op, check_same_device, is_array
+from ._core import Op, _conj_if_complex, check_same_device, is_array
 
 
 def _mT(a):
@@ -41,7 +41,7 @@ class MatMul(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        a, b = ctx.saved_tensors
+        a, b = _conj_if_complex(*ctx.saved_tensors)
         if a.itemsize == 2 and a.dtype.kind in "fV" and not isinstance(gy, Tensor):
             return _grads_in_float32(MatMul, ctx, gy)
         need_a, need_b = ctx.needs_input_grad
