@@ -8,10 +8,11 @@ and returns the zero-argument step. To compare the two in run.py's side-by-side 
              lambda: monitor_overhead_step(chainrule, True),
              lambda: monitor_overhead_step(chainrule, False), unit="ms")
 
-(the "torch" column is then chainrule without the Monitor). Run alone, this file times both
-with interleaved passes and prints the overhead:
+(the "torch" column is then chainrule without the Monitor). Run alone, this file times both,
+step by step interleaved, and prints the overhead:
 
     .venv/bin/python bench/diagnostics.py
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/diagnostics.py --cpu   # on a loaded machine
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import chainrule  # noqa: E402
 import chainrule.debug  # noqa: E402
 
 
-def monitor_overhead_step(m, monitored: bool, every: int = 1):
+def monitor_overhead_step(m, monitored: bool, every: int = 10):
     """The MLP train step, with a `chainrule.debug.Monitor` attached when `monitored`."""
     rng = np.random.default_rng(SEED)
     x = m.tensor(rng.standard_normal((128, 784)).astype(np.float32))
@@ -52,39 +53,62 @@ def monitor_overhead_step(m, monitored: bool, every: int = 1):
     return step
 
 
-def _time(step, n):
-    t0 = time.perf_counter()
-    for _ in range(n):
-        step()
-    return (time.perf_counter() - t0) / n
+def measure(blocks: int = 100, every: int = 10, clock=time.perf_counter) -> dict:
+    """Seconds per step without and with the Monitor, and the overhead.
 
-
-def measure(passes: int = 20, n: int = 5, every: int = 1) -> dict:
-    """Seconds per step without and with the Monitor (fastest of interleaved passes)."""
+    The two steps alternate one by one, each first half of the time; a block is `every` steps
+    of each (at least 10), so that it holds one step where the Monitor samples its costlier
+    statistics. The overhead is the median over blocks of (monitored time / plain time) - 1:
+    load that comes and goes on a shared machine hits both halves of a block alike. A Monitor
+    is process-wide in part (it wraps Tensor.backward and turns the engine's node recorder on
+    for every tensor), so the plain steps run inside ``monitor.paused()``: without it, the
+    plain step would pay part of the Monitor's cost and hide it. `clock`: ``time.process_time``
+    counts this process's CPU time only, which other load disturbs less than wall time (with
+    OPENBLAS_NUM_THREADS=1, so that BLAS threads waiting for work are not counted).
+    """
+    n = -(-max(every, 10) // every) * every
     plain = monitor_overhead_step(chainrule, False)
-    for _ in range(5):
-        plain()
-    plain_times = []
-    watched_times = []
     watched = monitor_overhead_step(chainrule, True, every)
-    for _ in range(5):
-        watched()
-    for p in range(passes):
-        order = [(plain, plain_times), (watched, watched_times)]
-        for step, out in order if p % 2 == 0 else order[::-1]:
-            out.append(_time(step, n))
-    watched.monitor.close()
-    # other load only ever adds time: the fastest pass of each is the cleanest comparison
-    a, b = min(plain_times), min(watched_times)
-    median = statistics.median(watched_times) / statistics.median(plain_times) - 1
-    return {"plain_s": a, "monitored_s": b, "overhead": b / a - 1, "overhead_median": median}
+    mon = watched.monitor
+    plain_times, watched_times, ratios = [], [], []
+    for b in range(blocks + 2):  # the first two blocks warm up
+        tp = tw = 0.0
+        for i in range(n):
+            if i % 2:  # each goes first half of the time
+                t0 = clock()
+                watched()
+                tw += clock() - t0
+            with mon.paused():
+                t0 = clock()
+                plain()
+                tp += clock() - t0
+            if i % 2 == 0:
+                t0 = clock()
+                watched()
+                tw += clock() - t0
+        if b >= 2:
+            plain_times.append(tp / n)
+            watched_times.append(tw / n)
+            ratios.append(tw / tp)
+    mon.close()
+    a, b = statistics.median(plain_times), statistics.median(watched_times)
+    q = statistics.quantiles(ratios, n=4)
+    return {
+        "plain_s": a,
+        "monitored_s": b,
+        "overhead": statistics.median(ratios) - 1,
+        "overhead_iqr": (q[0] - 1, q[2] - 1),
+    }
 
 
 if __name__ == "__main__":
-    for every in (1, 10):
-        r = measure(every=every)
+    cpu = "--cpu" in sys.argv  # CPU time instead of wall time (see measure)
+    for every in (10, 1):
+        r = measure(every=every, clock=time.process_time if cpu else time.perf_counter)
+        lo, hi = r["overhead_iqr"]
         print(
             f"MLP 784-512-512-10 step: {r['plain_s'] * 1e3:.2f} ms without, "
-            f"{r['monitored_s'] * 1e3:.2f} ms with Monitor(every={every}): "
-            f"overhead {r['overhead']:+.1%} (fastest passes; medians {r['overhead_median']:+.1%})"
+            f"{r['monitored_s'] * 1e3:.2f} ms with Monitor(every={every}): overhead "
+            f"{r['overhead']:+.1%} (median of {'CPU' if cpu else 'wall'}-time ratios over "
+            f"interleaved blocks; quartiles {lo:+.1%} .. {hi:+.1%})"
         )

@@ -1,8 +1,8 @@
 """Diagnostics no other framework has: chainrule names why training goes wrong.
 
-- ``Monitor(model, optimizer)``: per-layer gradient norms, update ratios, dead and saturated
-  units every step; alerts for vanishing/exploding gradients, dead ReLUs, saturation, a bad
-  learning rate, a forgotten ``zero_grad``, frozen parameters that move, leaks.
+- ``Monitor(model, optimizer)``: per-layer gradient norms every step, update ratios and dead
+  and saturated units every 10th; alerts for vanishing/exploding gradients, dead ReLUs,
+  saturation, a bad learning rate, a forgotten ``zero_grad``, frozen parameters that move, leaks.
 - ``why_no_grad(loss, model)``: where each parameter's path to the loss was cut.
 - ``detect_anomaly(path=...)``: the first NaN/Inf, forward or backward, with its cause and a
   replay bundle (``replay(path)``).

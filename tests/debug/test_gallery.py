@@ -193,6 +193,8 @@ def test_deep_sigmoid_with_a_too_small_init_has_vanishing_gradients():
     (alert,) = [a for a in mon.alerts if a.kind == "vanishing"]
     assert alert.layer == "0.weight"
     assert "initialisation" in alert.message and "over 21 layers" in alert.message
+    assert alert.where == line_of("init")  # the nn.init call that set the first layer's weight
+    assert f"0.weight set by normal_ at {line_of('init')}" in alert.message
 
 
 def test_too_large_learning_rate_makes_the_loss_diverge():

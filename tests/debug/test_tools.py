@@ -230,6 +230,7 @@ def test_monitor_history_summary_and_plot(tmp_path):
     assert h["step"] == [0, 1, 2, 3, 4] and len(h["loss"]) == 5
     assert set(mon.grad_norms()) == {n for n, _ in model.named_parameters()}
     assert all(len(v) == 5 and all(x > 0 for x in v) for v in h["grad_norm"].values())
+    assert h["sampled_step"] == [0]  # every=10: update ratios and activations at step 0
     assert all(1e-5 < r < 1e-1 for r in h["update_ratio"]["0.weight"])
     assert set(h["dead_relu"]) == {"1"} and set(h["saturation"]) == {"3"}
     text = mon.summary(echo=None)
@@ -239,15 +240,65 @@ def test_monitor_history_summary_and_plot(tmp_path):
 
 
 def test_monitor_every_n_steps_and_dead_relu_alert():
-    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))  # MARK: dead_built
     with torch.no_grad():
-        model[0].bias.fill_(-50.0)
+        model[0].bias.fill_(-50.0)  # MARK: dead_bias
     opt = torch.optim.SGD(model.parameters(), lr=1e-2)
     with debug.Monitor(model, opt, every=2, warn=False) as mon:
         _train(model, opt, steps=5)
-    assert mon.history["step"] == [0, 2, 4]
+    h = mon.history
+    assert h["step"] == [0, 1, 2, 3, 4] and len(h["grad_norm"]["0.weight"]) == 5
+    assert h["sampled_step"] == [0, 2, 4] and len(h["update_ratio"]["2.weight"]) == 3
+    assert len(h["dead_relu"]["1"]) == 3
     (alert,) = [a for a in mon.alerts if a.kind == "dead_relu"]
     assert alert.layer == "1" and alert.value == 1.0
+    # the layer before the ReLU, and the lines that set its weight and its bias
+    assert f"0.bias set by fill_ at {line_of('dead_bias', HERE)}" in alert.message
+    assert alert.where == line_of("dead_built", HERE)
+
+
+def test_monitor_hooks_activations_only_on_sampled_steps():
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=1e-2)
+    hooked = []
+    with debug.Monitor(model, opt, warn=False) as mon:  # every=10 by default
+        for _ in range(12):
+            hooked.append(len(model[1]._forward_hooks))  # (the leak sanitizer's hook: +1)
+            _train(model, opt, steps=1)
+    assert hooked == [2] + [1] * 9 + [2, 1]
+    assert mon.history["step"] == list(range(12)) and mon.history["sampled_step"] == [0, 10]
+    assert len(mon.history["dead_relu"]["1"]) == 2
+    assert not model[1]._forward_hooks
+
+
+def test_monitor_records_a_loss_of_shape_1():
+    model = nn.Linear(6, 1)
+    with debug.Monitor(model, warn=False) as mon:
+        model(torch.randn(4, 6)).sum(0).backward()  # shape (1,): float() of it raises in NumPy 2
+    assert len(mon.history["loss"]) == 1
+
+
+def test_monitor_ignores_the_backward_of_another_model():
+    watched, other = nn.Linear(6, 3), nn.Linear(6, 3)
+    opt = torch.optim.SGD(watched.parameters(), lr=1e-2)
+    with debug.Monitor(watched, opt, warn=False) as mon:
+        _train(watched, opt, steps=2)
+        other(torch.randn(4, 6)).sum().backward()  # e.g. a GAN's other network
+    assert len(mon.history["loss"]) == 2 and mon.history["step"] == [0, 1]
+    assert mon.alerts == []
+
+
+def test_monitor_paused_costs_nothing_and_counts_nothing():
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=1e-2)
+    backward = Tensor.backward
+    with debug.Monitor(model, opt, warn=False) as mon:
+        _train(model, opt, steps=1)
+        with mon.paused():
+            assert Tensor.backward is backward and engine._debug is None
+            _train(model, opt, steps=3)  # an evaluation loop, or steps that should not count
+        _train(model, opt, steps=1)
+    assert mon.history["step"] == [0, 1] and len(mon.history["loss"]) == 2
 
 
 def test_monitor_close_restores_everything():
@@ -318,9 +369,11 @@ def test_monitor_sees_the_graph_grow_when_a_hidden_state_is_not_detached():
 def test_monitor_flags_saturated_tanh():
     model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
     with torch.no_grad():
-        model[0].weight.mul_(100.0)
+        model[0].weight.mul_(100.0)  # MARK: saturating_scale
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
     with debug.Monitor(model, opt, warn=False) as mon:
         _train(model, opt, steps=2)
     (alert,) = [a for a in mon.alerts if a.kind == "saturation"]
     assert alert.layer == "1" and alert.value > 0.5
+    assert alert.where == line_of("saturating_scale", HERE)
+    assert f"0.weight set by mul_ at {alert.where}" in alert.message
