@@ -156,6 +156,81 @@ def lstm_step(m):
     return _train_step(m, model, opt, m.nn.functional.cross_entropy, x, y)
 
 
+# --------------------------------------------------------------------------------- JAX
+# The same steps with jax.jit (a pure function of the weights, the optimizer state and the
+# batch); JAX is optional: these import it when called, in the benchmark's JAX process.
+def _jax_update(loss_fn, lr, momentum=0.0):
+    """jit(value_and_grad + SGD with momentum as torch.optim.SGD: b ← μ·b + g; p ← p - lr·b)."""
+    import jax
+
+    @jax.jit
+    def update(params, bufs, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        if momentum:
+            bufs = [momentum * b + g for b, g in zip(bufs, grads)]
+            grads = bufs
+        return [p - lr * g for p, g in zip(params, grads)], bufs, loss
+
+    return update
+
+
+def _jax_loop(update, params, x, y):
+    import jax.numpy as jnp
+
+    state = {"params": [jnp.asarray(p) for p in params]}
+    state["bufs"] = [jnp.zeros_like(p) for p in state["params"]]
+    x, y = jnp.asarray(x), jnp.asarray(y)
+
+    def step():
+        state["params"], state["bufs"], loss = update(state["params"], state["bufs"], x, y)
+        return loss.block_until_ready()
+
+    return step
+
+
+def jax_mlp_tiny(sizes=(2, 16, 16, 1), batch=1, lr=0.01):
+    """bench/run.py's tiny MLP (tanh, MSE, plain SGD) with the same data and weights."""
+    import jax.numpy as jnp
+    from run import _mlp_arrays
+
+    arrays, x, y = _mlp_arrays(sizes, batch)
+
+    def loss_fn(params, x, y):
+        h = x
+        for k in range(0, len(params) - 2, 2):
+            h = jnp.tanh(h @ params[k] + params[k + 1])
+        out = h @ params[-2] + params[-1]
+        return jnp.mean((out - y) ** 2)
+
+    return _jax_loop(_jax_update(loss_fn, lr), arrays, x, y)
+
+
+def jax_mlp_step():
+    """mlp_step's model, batch, cross-entropy and SGD(momentum=0.9) in JAX."""
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(SEED)
+    x = rng.standard_normal((128, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 128)
+    w = _weights(_mlp)
+    params = [w[f"{i}.{k}"] for i in (0, 2, 4) for k in ("weight", "bias")]
+
+    def loss_fn(params, x, y):
+        h = x
+        for k in range(0, 6, 2):
+            h = h @ params[k].T + params[k + 1]
+            if k < 4:
+                h = jax.nn.relu(h)
+        logp = jax.nn.log_softmax(h, axis=1)
+        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+    return _jax_loop(_jax_update(loss_fn, 0.01, momentum=0.9), params, x, y)
+
+
+JAX_STEPS = {"mlp_step": "jax_mlp_step"}  # training steps above that have a JAX version
+
+
 STEPS = [
     ("MLP 784-512-512-10 train step (ReLU, batch 128, cross-entropy, SGD momentum)", mlp_step,
      "nn.Sequential of Linear/ReLU; F.cross_entropy; optim.SGD(momentum=0.9)"),

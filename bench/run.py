@@ -1,17 +1,21 @@
-"""Side-by-side benchmarks of chainrule and PyTorch, in one process, on the same data.
+"""Side-by-side benchmarks of chainrule (eager and ``chainrule.jit``), PyTorch (eager) and JAX
+(``jax.jit``, where installed and where a case has a JAX version), on the same data.
 
 Usage:
-    python bench/run.py            # full run, writes bench/RESULTS.md and prints it
+    python bench/run.py            # full run, writes bench/RESULTS.md (+ results.png), prints it
     python bench/run.py --quick    # a fast, noisier run (same output)
     python bench/run.py --only mlp # cases whose name contains "mlp"
+    python bench/run.py --no-jax   # skip the JAX column
 
-How it measures: for every case each framework builds its own `step` (a closure that does one
-iteration) from identical NumPy data and initial weights (fixed seed), in a process of its own:
-in one process, OpenBLAS's and torch's thread pools spin on the same cores and slow each other
-down (torch by up to 2x), which would flatter chainrule. After a warmup, passes ALTERNATE between
-the two processes (chainrule, torch, torch, chainrule, ...), each pass timing a batch of
-iterations calibrated to last about `--pass-ms`; the reported time is the median over passes,
-per iteration, after a short pause that lets the other process's threads go idle.
+How it measures: for every case each side (chainrule eager, chainrule jit, torch, JAX) builds its
+own `step` (a closure that does one iteration) from identical NumPy data and initial weights
+(fixed seed), in a process of its own: in one process, OpenBLAS's and torch's thread pools spin
+on the same cores and slow each other down (torch by up to 2x), which would flatter chainrule.
+The jit side is `chainrule.jit(step)` of the chainrule step: traced on its first call, replayed
+after. After a warmup, passes ALTERNATE between the processes (the order rotates and reverses
+from pass to pass), each pass timing a batch of iterations calibrated to last about
+`--pass-ms`; the reported time is the median over passes, per iteration, after a short pause
+that lets the other processes' threads go idle.
 Interleaving means that both frameworks see the same machine state (frequency
 scaling, other load), so the ratio is more trustworthy than either number alone. torch uses
 the same number of threads as NumPy's BLAS.
@@ -53,6 +57,9 @@ NOTES_MARKER = "<!-- notes: kept when bench/run.py rewrites the table above -->"
 
 
 # ------------------------------------------------------------------------------ registry
+SIDES = ("chainrule", "jit", "torch", "jax")
+
+
 @dataclass
 class Case:
     name: str
@@ -60,23 +67,52 @@ class Case:
     setup_torch: Callable[[], Callable[[], object]]
     unit: str = "µs"  # per iteration
     note: str = ""
+    setup_jax: Callable[[], Callable[[], object]] | None = None
+    jit: bool = True  # also time chainrule.jit(step)
+
+    def setup(self, side: str):
+        if side == "chainrule":
+            return self.setup_chainrule()
+        if side == "jit":
+            return chainrule.jit(self.setup_chainrule())
+        if side == "torch":
+            return self.setup_torch()
+        return self.setup_jax()
+
+    def sides(self, with_jax: bool) -> list[str]:
+        out = ["chainrule"] + (["jit"] if self.jit else []) + ["torch"]
+        return out + (["jax"] if with_jax and self.setup_jax is not None else [])
 
 
 CASES: list[Case] = []
 
 
-def register(name: str, setup_chainrule, setup_torch, unit: str = "µs", note: str = "") -> None:
-    CASES.append(Case(name, setup_chainrule, setup_torch, unit, note))
+def register(
+    name: str, setup_chainrule, setup_torch, unit: str = "µs", note: str = "", *,
+    setup_jax=None, jit: bool = True,
+) -> None:  # fmt: skip
+    CASES.append(Case(name, setup_chainrule, setup_torch, unit, note, setup_jax, jit))
 
 
-def case(name: str, unit: str = "µs", note: str = ""):
+def case(name: str, unit: str = "µs", note: str = "", setup_jax=None):
     """Register `fn(m) -> step`, written once against the PyTorch API, for both frameworks."""
 
     def deco(fn):
-        register(name, lambda: fn(chainrule), lambda: fn(torch), unit, note)
+        register(name, lambda: fn(chainrule), lambda: fn(torch), unit, note, setup_jax=setup_jax)
         return fn
 
     return deco
+
+
+def _jax(name):
+    """A JAX setup from bench/models.py, imported in the worker (JAX is optional)."""
+
+    def setup():
+        import models
+
+        return getattr(models, name)()
+
+    return setup
 
 
 # --------------------------------------------------------------------------------- cases
@@ -108,6 +144,7 @@ def _mlp_arrays(sizes, batch):
 @case(
     "MLP 2-16-16-1 train step (tanh, MSE, batch 1, SGD)",
     note="zero grads, forward, backward, update under no_grad; raw tensors",
+    setup_jax=_jax("jax_mlp_tiny"),
 )
 def mlp_tiny(m, sizes=(2, 16, 16, 1), batch=1, lr=0.01):
     arrays, xa, ya = _mlp_arrays(sizes, batch)
@@ -133,10 +170,14 @@ def mlp_tiny(m, sizes=(2, 16, 16, 1), batch=1, lr=0.01):
 
 
 def _register_training_steps() -> None:
-    from models import STEPS  # bench/models.py: the four training-step models
+    from models import JAX_STEPS, STEPS  # bench/models.py: the four training-step models
 
     for name, fn, note in STEPS:
-        register(name, lambda fn=fn: fn(chainrule), lambda fn=fn: fn(torch), unit="ms", note=note)
+        jax_setup = JAX_STEPS.get(fn.__name__)
+        register(
+            name, lambda fn=fn: fn(chainrule), lambda fn=fn: fn(torch), unit="ms", note=note,
+            setup_jax=None if jax_setup is None else _jax(jax_setup),
+        )  # fmt: skip
 
 
 _register_training_steps()
@@ -151,6 +192,7 @@ def _register_monitor_overhead() -> None:
         lambda: monitor_overhead_step(chainrule, False),
         unit="ms",
         note="the Monitor's overhead: ratio - 1 (goal: under 10%)",
+        jit=False,
     )
 
 
@@ -182,20 +224,21 @@ def _value(out) -> np.ndarray:
 
 
 def check_same_work(c: Case, first: dict) -> None:
-    """The first step of each framework must give the same result: same work is timed."""
-    ours, theirs = first["chainrule"], first["torch"]
-    if ours.shape != theirs.shape or not np.allclose(ours, theirs, rtol=1e-4, atol=1e-6):
-        raise SystemExit(
-            f"{c.name}: chainrule and torch disagree on the first step: {ours} vs {theirs}"
-        )
+    """The first step of each side must give the same result: the same work is timed."""
+    ours = first["chainrule"]
+    for side, theirs in first.items():
+        if ours.shape != theirs.shape or not np.allclose(ours, theirs, rtol=1e-4, atol=1e-6):
+            raise SystemExit(
+                f"{c.name}: chainrule and {side} disagree on the first step: {ours} vs {theirs}"
+            )
 
 
 def _worker(conn, case_index: int, side: str, threads: int) -> None:
-    """One framework's side of a case, in a process of its own: it builds the step, then
-    runs what the parent asks (warmup, calibrate, time a pass) until told to stop."""
+    """One side of a case, in a process of its own: it builds the step, then runs what the
+    parent asks (warmup, calibrate, time a pass) until told to stop."""
     torch.set_num_threads(threads)
     c = CASES[case_index]
-    step = (c.setup_chainrule if side == "chainrule" else c.setup_torch)()
+    step = c.setup(side)
     conn.send(_value(step()))
     while True:
         cmd, arg = conn.recv()
@@ -212,12 +255,14 @@ def _worker(conn, case_index: int, side: str, threads: int) -> None:
             return
 
 
-def measure(c: Case, passes: int, pass_s: float, warmup_s: float, threads: int) -> dict:
-    """Each framework runs in its own process (in one process, OpenBLAS's and torch's worker
-    threads spin on the same cores and slow each other); passes alternate between the two
-    processes, ABBA, so that both see the same machine over time."""
+def measure(
+    c: Case, passes: int, pass_s: float, warmup_s: float, threads: int, with_jax: bool
+) -> dict:
+    """Each side runs in its own process (in one process, OpenBLAS's and torch's worker
+    threads spin on the same cores and slow each other); passes alternate between the
+    processes, the order rotating and reversing, so that all see the same machine over time."""
     ctx = multiprocessing.get_context("spawn")
-    sides = ["chainrule", "torch"]
+    sides = c.sides(with_jax)
     conns, procs = {}, []
     for side in sides:
         parent, child = ctx.Pipe()
@@ -237,9 +282,10 @@ def measure(c: Case, passes: int, pass_s: float, warmup_s: float, threads: int) 
         ns = {k: ask(k, "calibrate", pass_s) for k in sides}
         times: dict[str, list[float]] = {k: [] for k in sides}
         for p in range(passes):
-            for k in sides if p % 2 == 0 else sides[::-1]:  # ABBA: neither always goes first
-                # let the other process's BLAS/OpenMP threads stop spinning (they busy-wait for
-                # a while after their last job and would take cores from this pass)
+            order = sides[p // 2 % len(sides) :] + sides[: p // 2 % len(sides)]
+            for k in order if p % 2 == 0 else order[::-1]:  # neither always goes first
+                # let the other processes' BLAS/OpenMP threads stop spinning (they busy-wait
+                # for a while after their last job and would take cores from this pass)
                 time.sleep(SETTLE_S)
                 times[k].append(ask(k, "time", ns[k]))
     finally:
@@ -248,6 +294,16 @@ def measure(c: Case, passes: int, pass_s: float, warmup_s: float, threads: int) 
         for proc in procs:
             proc.join(timeout=30)
     return {k: statistics.median(v) for k, v in times.items()} | {"n": ns, "passes": passes}
+
+
+def jax_version() -> str | None:
+    """JAX's version where it is installed (it is optional), else None."""
+    try:
+        from importlib.metadata import version
+
+        return version("jax")
+    except Exception:
+        return None
 
 
 # --------------------------------------------------------------------------- environment
@@ -311,7 +367,8 @@ def environment(threads: int, how: str) -> dict:
         "numpy": f"{np.__version__} (BLAS: {numpy_blas()})",
         "torch": torch.__version__,
         "chainrule": f"{chainrule.__version__} (git {git_commit()})",
-        "threads": f"{threads} for NumPy's BLAS and torch (from {how})",
+        "threads": f"{threads} for NumPy's BLAS and torch (from {how}); JAX uses its own pool",
+        "jax": jax_version() or "not installed (no JAX column)",
     }
 
 
@@ -322,33 +379,85 @@ def _fmt(seconds: float, unit: str) -> str:
     return f"{v:.3g} {unit}" if v < 100 else f"{v:.0f} {unit}"
 
 
-def report(env: dict, rows: list[tuple[Case, dict]], args) -> str:
+def _ratio(r: dict, a: str, b: str) -> str:
+    if a not in r or b not in r:
+        return ""
+    return f"{r[a] / r[b]:.2f}x"
+
+
+def report(env: dict, rows: list[tuple[Case, dict]], args, plot: str | None) -> str:
     lines = [
-        "# chainrule vs PyTorch",
+        "# chainrule vs PyTorch (and JAX)",
         "",
         "Written by `python bench/run.py"
         + (" --quick" if args.quick else "")
-        + "`: chainrule and torch each in a process of its own, passes interleaved, median of "
+        + "`: each side in a process of its own, passes interleaved, median of "
         f"{args.passes} passes of ~{args.pass_ms:g} ms each after {args.warmup_ms:g} ms of "
-        "warmup. Time per iteration; ratio = chainrule / torch (below 1: chainrule is faster).",
+        "warmup. Time per iteration. *jit* is `chainrule.jit(step)` (traced once, then "
+        "replayed); *JAX* is `jax.jit` of the same step, where the case has a JAX version. "
+        "Ratios below 1: chainrule is faster.",
         "",
     ]
     lines += [f"- **{k}**: {v}" for k, v in env.items()]
     lines += [
         "",
-        "| case | chainrule | torch | ratio |",
-        "| --- | ---: | ---: | ---: |",
+        "| case | chainrule | chainrule jit | torch | JAX jit | eager / torch | jit / torch "
+        "| jit / JAX |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for c, r in rows:
-        ratio = r["chainrule"] / r["torch"]
-        lines.append(
-            f"| {c.name} | {_fmt(r['chainrule'], c.unit)} | {_fmt(r['torch'], c.unit)} | "
-            f"{ratio:.2f}x |"
-        )
+        cells = [_fmt(r[k], c.unit) if k in r else "" for k in SIDES]
+        ratios = [
+            _ratio(r, "chainrule", "torch"),
+            _ratio(r, "jit", "torch"),
+            _ratio(r, "jit", "jax"),
+        ]
+        lines.append(f"| {c.name} | " + " | ".join(cells + ratios) + " |")
+    if plot:
+        lines += ["", f"![time per step relative to torch eager]({plot})"]
     notes = [f"- {c.name}: {c.note}" for c, _ in rows if c.note]
     if notes:
         lines += ["", "Notes:", *notes]
     return "\n".join(lines) + "\n"
+
+
+def write_plot(rows: list[tuple[Case, dict]], path: Path) -> str | None:
+    """A bar chart of each side's time relative to torch eager (log scale); None without
+    matplotlib."""
+    try:
+        import matplotlib
+        import matplotlib.ticker
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    rows = [(c, r) for c, r in rows if c.jit]  # the others' "torch" column is not torch
+    if not rows:
+        return None
+    labels = [c.name.split(" (")[0] for c, _ in rows]
+    fig, ax = plt.subplots(figsize=(9, 0.6 + 0.55 * len(rows)))
+    width = 0.27
+    for j, (side, label) in enumerate(
+        [("chainrule", "chainrule eager"), ("jit", "chainrule jit"), ("jax", "JAX jit")]
+    ):
+        ys = [i + (j - 1) * width for i in range(len(rows))]
+        vals = [r[side] / r["torch"] if side in r else 0 for _, r in rows]
+        ax.barh(ys, vals, height=width, label=label)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_xscale("log")
+    fmt = matplotlib.ticker.FormatStrFormatter("%gx")
+    ax.xaxis.set_major_formatter(fmt)
+    ax.xaxis.set_minor_formatter(fmt)
+    ax.tick_params(axis="x", which="minor", labelsize=7)
+    ax.set_yticks(range(len(rows)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("time per step / torch eager (log scale; left of 1 = faster than torch)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path.name
 
 
 def main(argv=None) -> int:
@@ -359,6 +468,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pass-ms", type=float, default=None, help="length of one pass")
     ap.add_argument("--warmup-ms", type=float, default=None, help="warmup per framework")
     ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the table")
+    ap.add_argument("--no-jax", action="store_true", help="skip the JAX column")
     args = ap.parse_args(argv)
     if args.passes is None:
         args.passes = 5 if args.quick else 21
@@ -370,18 +480,20 @@ def main(argv=None) -> int:
     threads, how = blas_threads()
     torch.set_num_threads(threads)
     env = environment(threads, how)
+    with_jax = not args.no_jax and jax_version() is not None
 
     rows = []
     for c in CASES:
         if args.only.lower() not in c.name.lower():
             continue
-        r = measure(c, args.passes, args.pass_ms / 1e3, args.warmup_ms / 1e3, threads)
+        r = measure(c, args.passes, args.pass_ms / 1e3, args.warmup_ms / 1e3, threads, with_jax)
         rows.append((c, r))
         print(
-            f"{c.name}: chainrule {_fmt(r['chainrule'], c.unit)}, torch {_fmt(r['torch'], c.unit)}",
+            f"{c.name}: " + ", ".join(f"{k} {_fmt(r[k], c.unit)}" for k in SIDES if k in r),
             file=sys.stderr,
         )
-    text = report(env, rows, args)
+    plot = write_plot(rows, args.out.with_name("results.png")) if rows else None
+    text = report(env, rows, args, plot)
     if args.out.exists():  # hand-written notes below the marker survive a new run
         old = args.out.read_text()
         if NOTES_MARKER in old:

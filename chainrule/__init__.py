@@ -17,6 +17,7 @@ from . import (
     distributed,
     distributions,
     fft,
+    jit,  # chainrule.jit(step): trace a training step once, replay it (a callable module)
     linalg,
     nn,
     onnx,

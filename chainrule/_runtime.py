@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 
 __all__ = [
     "compile",
@@ -93,19 +92,22 @@ def is_deterministic_algorithms_warn_only_enabled() -> bool:
 
 def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="inductor",
             mode=None, options=None, disable: bool = False):  # fmt: skip
-    """``torch.compile``: returns ``model`` itself (it runs eagerly), saying so once.
+    """``torch.compile``: ``model`` (a Module or a function) through ``chainrule.jit``.
 
-    Works as ``compile(model)``, ``compile(fn)`` and as a decorator ``@compile(mode=...)``.
+    Each input signature is traced once and replayed where the result needs no graph afterwards
+    (a whole training step, or inference under ``no_grad``); otherwise, or where jit refuses
+    (a branch on a tensor value…), the model runs eagerly. One warning line says which path is
+    taken. ``fullgraph=True`` raises jit's refusal instead of running eagerly; ``disable=True``
+    returns ``model`` unchanged; ``dynamic``, ``backend``, ``mode`` and ``options`` are accepted
+    and ignored. Works as ``compile(model)``, ``compile(fn)`` and ``@compile(mode=...)``.
     """
     if model is None:
         return lambda m: compile(m, fullgraph=fullgraph, dynamic=dynamic, backend=backend,
                                  mode=mode, options=options, disable=disable)  # fmt: skip
     if not callable(model):
         raise RuntimeError(f"compile: expected a Module or a function, got {type(model).__name__}")
-    if not disable:
-        warnings.warn(
-            "chainrule.compile: no compiler in chainrule yet; the model runs eagerly, unchanged",
-            UserWarning,
-            stacklevel=2,
-        )
-    return model
+    if disable:
+        return model
+    from .jit import Compiled
+
+    return Compiled(model, fullgraph=fullgraph)
