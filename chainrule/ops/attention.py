@@ -1,9 +1,11 @@
 """Attention: scaled_dot_product_attention and multi_head_attention_forward.
 
-One primitive, the attention weights P = softmax(scale · q kᵀ + mask): scores, masking and the
+Two primitives. ``AttentionWeights``, P = softmax(scale · q kᵀ + mask): scores, masking and the
 softmax are one graph node instead of four, and its backward needs only q, k and P (its own
-output), so it is a composition of matmuls and stays differentiable to any order. The rest
-(dropout on P, P @ v, the projections) are ordinary ops.
+output), so it is a composition of matmuls and stays differentiable to any order. ``Attention``,
+P v in one node, which keeps q, k and v but not P (recomputed in backward, as flash attention
+does: P is a transformer block's largest activation); sdpa uses it unless there is dropout on
+P. The rest (dropout, the projections) are ordinary ops.
 
 Masks follow PyTorch. In ``scaled_dot_product_attention`` a boolean mask marks the positions that
 TAKE PART (True = attend); in ``multi_head_attention_forward`` (and ``nn.MultiheadAttention``) a
@@ -37,35 +39,41 @@ def _causal_mask(n_l: int, n_s: int, dtype, xp):
     return m
 
 
+def _softmax_scores(q, k, add, block, scale, safe):
+    """softmax(scale · q kᵀ + add + block) over the keys, on arrays."""
+    xp = array_module(q)
+    s = (q * scale) @ xp.swapaxes(k, -1, -2)  # fresh: the rest works in place
+    for mask in (add, block):
+        if mask is None:
+            continue
+        if np.broadcast_shapes(s.shape, mask.shape) == s.shape:
+            s += mask  # a 0 / -inf add, not where(): several times faster
+        else:
+            s = s + mask
+    m = xp.amax(s, axis=-1, keepdims=True)
+    masked = add is not None or block is not None
+    if safe and masked:
+        # a row with every key masked has max -inf: exp(-inf - 0) = 0 gives zero weights
+        m[xp.isneginf(m)] = 0
+    s -= m
+    xp.exp(s, out=s)
+    z = sum_trailing(s, 1)
+    if safe and masked:
+        z[z == 0] = 1
+    s /= z
+    return s
+
+
 class AttentionWeights(Op):
     """P = softmax(scale · q kᵀ + add + block);  gS = P (gP - Σ gP·P),
     gq = scale · gS k, gk = scale · gSᵀ q, g_add = gS  (block: a constant 0 / -inf mask)"""
 
     @staticmethod
     def forward(ctx, q, k, add, block, scale, safe):
-        xp = array_module(q)
-        s = (q * scale) @ xp.swapaxes(k, -1, -2)  # fresh: the rest works in place
-        for mask in (add, block):
-            if mask is None:
-                continue
-            if np.broadcast_shapes(s.shape, mask.shape) == s.shape:
-                s += mask  # a 0 / -inf add, not where(): several times faster
-            else:
-                s = s + mask
-        m = xp.amax(s, axis=-1, keepdims=True)
-        masked = add is not None or block is not None
-        if safe and masked:
-            # a row with every key masked has max -inf: exp(-inf - 0) = 0 gives zero weights
-            m[xp.isneginf(m)] = 0
-        s -= m
-        xp.exp(s, out=s)
-        z = sum_trailing(s, 1)
-        if safe and masked:
-            z[z == 0] = 1
-        s /= z
-        ctx.save_for_backward(q, k, s)
+        p = _softmax_scores(q, k, add, block, scale, safe)
+        ctx.save_for_backward(q, k, p)
         ctx.scale = scale
-        return s
+        return p
 
     @staticmethod
     def backward(ctx, gp):
@@ -84,6 +92,43 @@ class AttentionWeights(Op):
         if need[1]:
             gk = (xp.swapaxes(gs, -1, -2) @ q) * ctx.scale
         return gq, gk, (gs if need[2] else None), None, None, None
+
+
+class Attention(Op):
+    """y = P v, P = softmax(scale · q kᵀ + add + block);  gv = Pᵀ gy, gP = gy vᵀ,
+    gS = P (gP - Σ gP·P), gq = scale · gS k, gk = scale · gSᵀ q, g_add = gS
+
+    A primitive for memory: P (batch x heads x L x S, a transformer block's largest
+    activation) is not kept for backward but recomputed there from q and k (one GEMM and a
+    softmax), as flash attention does; PyTorch's CPU sdpa keeps no P either. sdpa uses it
+    when there is no dropout on P."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, add, block, scale, safe):
+        ctx.save_for_backward(q, k, v, add)
+        ctx.block, ctx.scale, ctx.safe = block, scale, safe
+        return _softmax_scores(q, k, add, block, scale, safe) @ v
+
+    @staticmethod
+    def backward(ctx, gy):
+        q, k, v, add = ctx.saved_tensors
+        xp = array_module(gy)
+        need = ctx.needs_input_grad
+        if isinstance(q, Tensor) or isinstance(gy, Tensor):  # create_graph: differentiable ops
+            p = AttentionWeights.apply(q, k, add, ctx.block, ctx.scale, ctx.safe)
+            gp = gy @ xp.swapaxes(v, -1, -2)
+            gs = (gp - sum_trailing(gp * p, 1)) * p
+        else:
+            p = _softmax_scores(q, k, add, ctx.block, ctx.scale, ctx.safe)
+            gp = gy @ xp.swapaxes(v, -1, -2)
+            r = sum_trailing(gp * p, 1)
+            gs = gp
+            gs -= r
+            gs *= p
+        gv = xp.swapaxes(p, -1, -2) @ gy if need[2] else None
+        gq = (gs @ k) * ctx.scale if need[0] else None
+        gk = (xp.swapaxes(gs, -1, -2) @ q) * ctx.scale if need[1] else None
+        return gq, gk, gv, (gs if need[3] else None), None, None, None
 
 
 def _masks(attn_mask, is_causal, n_l, n_s, dtype, xp):
@@ -160,12 +205,15 @@ def scaled_dot_product_attention(
                 )
             key = key.repeat_interleave(n_q // n_kv, -3)
             value = value.repeat_interleave(n_q // n_kv, -3)
-    p = attention_weights(query, key, attn_mask, is_causal, scale)
     if dropout_p > 0.0:
         from .layers import dropout
 
-        p = dropout(p, dropout_p, True)
-    return p @ value
+        p = attention_weights(query, key, attn_mask, is_causal, scale)
+        return dropout(p, dropout_p, True) @ value
+    n_l, n_s, e = query.shape[-2], key.shape[-2], query.shape[-1]
+    scale = 1.0 / math.sqrt(e) if scale is None else scale
+    add, block = _masks(attn_mask, is_causal, n_l, n_s, query.dtype, array_module(query._data))
+    return Attention.apply(query, key, value, add, block, float(scale), True)
 
 
 # ---------------------------------------------------------------------- multi-head attention

@@ -4,12 +4,14 @@ Everything runs on 4-D (N, C, H, W) arrays; the 1-D forms add a height of 1. A `
 describes how a kernel slides over an input (sizes, stride, padding, dilation, groups).
 
 conv2d is a primitive for measured speed: im2col through a strided view of the (padded) input,
-copied once into (G, K, N·L) columns, and one GEMM per group. With stride 1 the columns are
-"wide": each column is one contiguous run of the flattened input (the output is computed over
-the full padded width and the extra Wp - Wo columns are dropped), which makes the copy a
-memcpy instead of a gather of short rows; the transpose (conv's input gradient) then works by
-kernel rows: one GEMM against kw shifted views of gy and kh adds, not kh·kw. Columns are
-recomputed in backward from the saved input rather than kept. Three linear ops close under
+copied into (G, K, n·L) columns for a chunk of n images at a time (about 1 MiB of columns: a
+whole batch's would be kh·kw times the input and set the step's memory peak), and one GEMM per
+group and chunk. With stride 1 the columns are "wide": each column is one contiguous run of
+the flattened input (the output is computed over the full padded width and the extra Wp - Wo
+columns are dropped), which makes the copy a memcpy instead of a gather of short rows; the
+transpose (conv's input gradient) then works by kernel rows: one GEMM against kw shifted views
+of gy and kh adds, not kh·kw. Columns are recomputed in backward from the saved input rather
+than kept. Three linear ops close under
 differentiation, so double backward comes for free:
 
     Conv(x, w)           y  = w ⋆ x                      (the convolution)
@@ -27,6 +29,7 @@ import numbers
 
 from ..amp import autocast_mode as _amp
 from ..backend import array_module
+from ..backend import one_blas_thread_when_busy as _one_blas_thread
 from ..tensor import Tensor
 from ._core import Op
 
@@ -54,6 +57,14 @@ class _Geometry:
         # wide columns pay (Wp / Wo) more GEMM work for a contiguous copy: worth it up to ~2x
         self.wide = self.sh == self.sw == 1 and self.Wp <= 2 * self.Wo
         self.L = (self.Ho - 1) * self.Wp + self.Wo if self.wide else self.Ho * self.Wo
+
+    def with_batch(self, n: int) -> _Geometry:
+        """The same geometry over n images (a chunk of the batch)."""
+        g = object.__new__(_Geometry)
+        for name in _Geometry.__slots__:
+            setattr(g, name, getattr(self, name))
+        g.N = n
+        return g
 
     @property
     def Kg(self):  # noqa: N802  (columns per group: C/G · kh · kw)
@@ -171,22 +182,45 @@ def _from_columns(y, g: _Geometry):
 
 
 # ---------------------------------------------------------------------- convolution on arrays
+_CHUNK_BYTES = 1 << 20
+
+
+def _batch_chunks(g: _Geometry, itemsize: int):
+    """[n0, n1) ranges of images whose im2col columns take about _CHUNK_BYTES: the columns
+    are kh·kw times the input, so a whole batch's (LeNet's first conv: 5.7 MB) would set the
+    step's memory peak (1.8x torch's); in 1 MiB chunks the GEMMs stay large, the peak follows
+    the activations, and the copies stay in cache (LeNet step: 8.2 -> 4.0 MB, and 14.5 ->
+    11.8 ms of CPU on one thread)."""
+    per_image = g.C * g.kh * g.kw * max(g.L, g.Hp * g.Wp) * itemsize
+    n = max(1, _CHUNK_BYTES // per_image)
+    return [(n0, min(n0 + n, g.N), g.with_batch(min(n, g.N - n0))) for n0 in range(0, g.N, n)]
+
+
 def _conv_arrays(x, w, b, g: _Geometry):
     """y[n, o] = Σ_{c,i,j} w[o, c, i, j] · xpad[n, c, p·s + i·d, q·s + j·d] + b[o]"""
     xp = array_module(x)
-    cols = _im2col_batch_inside(x, g).reshape(g.G, g.Kg, g.N * g.L)
-    y = w.reshape(g.G, g.O // g.G, g.Kg) @ cols  # (G, O/G, N·L): one GEMM per group
-    y = _from_columns(y.reshape(g.O, g.N, g.L).transpose(1, 0, 2), g)
-    if b is not None:  # out=: the output is C-contiguous whatever y's layout
-        return xp.add(y, b.reshape(-1, 1, 1), out=xp.empty(g.yshape, y.dtype))
-    return xp.ascontiguousarray(y)
+    y = xp.empty(g.yshape, x.dtype)
+    wg = w.reshape(g.G, g.O // g.G, g.Kg)
+    for n0, n1, gc in _batch_chunks(g, x.dtype.itemsize):
+        cols = _im2col_batch_inside(x[n0:n1], gc).reshape(g.G, g.Kg, gc.N * g.L)
+        yc = wg @ cols  # (G, O/G, n·L): one GEMM per group
+        yc = _from_columns(yc.reshape(g.O, gc.N, g.L).transpose(1, 0, 2), gc)
+        if b is not None:
+            xp.add(yc, b.reshape(-1, 1, 1), out=y[n0:n1])
+        else:
+            y[n0:n1] = yc
+    return y
 
 
 def _conv_transpose_arrays(gy, w, b, g: _Geometry):
     """The adjoint of conv in x, shape g.xshape (+ b per channel)."""
-    gx = _transpose_by_rows(gy, w, g) if g.wide else _transpose_by_columns(gy, w, g)
+    xp = array_module(gy)
+    gx = xp.empty(g.xshape, gy.dtype)
+    by = _transpose_by_rows if g.wide else _transpose_by_columns
+    for n0, n1, gc in _batch_chunks(g, gy.dtype.itemsize):
+        gx[n0:n1] = by(gy[n0:n1], w, gc)
     if b is not None:
-        return gx + b.reshape(-1, 1, 1)
+        gx += b.reshape(-1, 1, 1)
     return gx
 
 
@@ -211,7 +245,8 @@ def _transpose_by_rows(gy, w, g: _Geometry):
         gyp[:, :, shift:], (g.N, g.O, g.kw, span), (sn, so, -g.dw * s, s), writeable=False
     ).reshape(g.N, g.G, og * g.kw, span)
     wr = w.reshape(g.G, og, cg, g.kh, g.kw).transpose(0, 3, 2, 1, 4)  # [g, i, c, o, j]
-    rows = wr.reshape(g.G, g.kh * cg, og * g.kw) @ shifted  # [n, g, (i, c), t]
+    with _one_blas_thread():  # N small GEMMs: see backend.one_blas_thread_when_busy
+        rows = wr.reshape(g.G, g.kh * cg, og * g.kw) @ shifted  # [n, g, (i, c), t]
     rows = rows.reshape(g.N, g.G, g.kh, cg, span)
     buf = xp.zeros((g.N, g.G, cg, g.Hp * g.Wp + shift), dtype=gy.dtype)
     for i in range(g.kh):
@@ -224,19 +259,29 @@ def _transpose_by_rows(gy, w, g: _Geometry):
 def _conv_weight_arrays(x, gy, g: _Geometry):
     """Conv's adjoint in w:
     gw[o, c, i, j] = Σ_{n,p,q} gy[n, o, p, q] · cols[n, c, i, j, p, q]
-    (one GEMM per group over the whole batch's columns, or for a small gw block N batched
-    GEMMs summed over the batch)."""
+    (one GEMM per group over a chunk of the batch's columns, or for a small gw block one small
+    GEMM per image, summed over the batch)."""
     xp = array_module(x)
-    if g.O // g.G * g.Kg < 1024:
-        # a small gw block (LeNet's first conv: 6 x 25) from one GEMM with an N·L-long sum
-        # runs on one core: N batched GEMMs, summed after, measure faster there
-        cols = _im2col(x, g, g.wide).reshape(g.N, g.G, g.Kg, g.L)
-        gyc = _to_columns(gy, g).reshape(g.N, g.G, g.O // g.G, g.L)
-        gw = xp.matmul(gyc, xp.swapaxes(cols, 2, 3)).sum(axis=0)
-    else:
-        cols = _im2col_batch_inside(x, g).reshape(g.G, g.Kg, g.N * g.L)
-        gyc = _to_columns_batch_inside(gy, g).reshape(g.G, g.O // g.G, g.N * g.L)
-        gw = gyc @ xp.swapaxes(cols, 1, 2)  # one GEMM per group, the batch summed inside it
+    gw = None
+    for n0, n1, gc in _batch_chunks(g, x.dtype.itemsize):
+        xc, gyc = x[n0:n1], gy[n0:n1]
+        if g.O // g.G * g.Kg < 1024:
+            # a small gw block (LeNet's first conv: 6 x 25) from one GEMM with an N·L-long sum
+            # runs on one core: N batched GEMMs, summed after, measure faster there
+            cols = _im2col(xc, gc, g.wide).reshape(gc.N, g.G, g.Kg, g.L)
+            gyc = _to_columns(gyc, gc).reshape(gc.N, g.G, g.O // g.G, g.L)
+            with _one_blas_thread():  # N small GEMMs: see backend.one_blas_thread_when_busy
+                part = xp.matmul(gyc, xp.swapaxes(cols, 2, 3)).sum(axis=0)
+        else:
+            cols = _im2col_batch_inside(xc, gc).reshape(g.G, g.Kg, gc.N * g.L)
+            gyc = _to_columns_batch_inside(gyc, gc).reshape(g.G, g.O // g.G, gc.N * g.L)
+            part = gyc @ xp.swapaxes(cols, 1, 2)  # one GEMM per group, the chunk summed inside
+        if gw is None:
+            gw = part
+        else:
+            gw += part
+    if gw is None:  # an empty batch
+        gw = xp.zeros((g.O, g.C // g.G, g.kh, g.kw), x.dtype)
     return gw.reshape(g.O, g.C // g.G, g.kh, g.kw)
 
 

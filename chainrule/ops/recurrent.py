@@ -30,6 +30,7 @@ import contextlib
 import numpy as np
 
 from ..backend import array_module
+from ..backend import one_blas_thread_when_busy as _one_blas_thread
 from ..tensor import Tensor
 from ._core import Op
 
@@ -164,7 +165,8 @@ class LSTMLayer(Op):
         y = xp.empty((n_t, n_b, h0.shape[-1]), x.dtype)
         h, c = h0, c0
         hw = xp.empty((n_b, 4 * n_h), x.dtype)
-        with np.errstate(over="ignore"):  # e^(scaled z) = inf is right: it gives σ = 0
+        # e^(scaled z) = inf is right: it gives σ = 0
+        with np.errstate(over="ignore"), _one_blas_thread():
             for t in _steps(n_t, reverse):
                 a = acts[t]  # becomes i, f, g, o in place
                 xp.matmul(h, w_hh_t, out=hw)
@@ -217,19 +219,20 @@ class LSTMLayer(Op):
         ghs = xp.empty((_CHUNK,) + h0.shape, x.dtype) if w_hr is not None else None
         for lo, hi in _chunks(n_t, not reverse):
             q, k = _lstm_factors(acts, cs, tcs, c0, lo, hi, reverse)
-            for t in _steps(hi - lo, not reverse):
-                step = lo + t
-                if gy is not None:
-                    gh = gy[step] + gh
-                if w_hr is not None:
-                    ghs[t] = gh
-                    gh = gh @ w_hr
-                xp.multiply(gh, k[t], out=share)  # gc += gh o (1 - tanh² c)
-                gc += share
-                xp.multiply(gc.reshape(n_b, 1, n_h), q[t, :, :3], out=dg[t, :, :3])
-                xp.multiply(gh, q[t, :, 3], out=dg[t, :, 3])
-                gc *= acts[step, :, n_h : 2 * n_h]  # times f: what reaches the previous cell
-                gh = dg[t].reshape(n_b, 4 * n_h) @ w_hh
+            with _one_blas_thread():
+                for t in _steps(hi - lo, not reverse):
+                    step = lo + t
+                    if gy is not None:
+                        gh = gy[step] + gh
+                    if w_hr is not None:
+                        ghs[t] = gh
+                        gh = gh @ w_hr
+                    xp.multiply(gh, k[t], out=share)  # gc += gh o (1 - tanh² c)
+                    gc += share
+                    xp.multiply(gc.reshape(n_b, 1, n_h), q[t, :, :3], out=dg[t, :, :3])
+                    xp.multiply(gh, q[t, :, 3], out=dg[t, :, 3])
+                    gc *= acts[step, :, n_h : 2 * n_h]  # times f: what reaches the previous cell
+                    gh = dg[t].reshape(n_b, 4 * n_h) @ w_hh
             d = dg[: hi - lo].reshape((hi - lo) * n_b, 4 * n_h)
             if gx is not None:
                 gx[lo:hi] = (d @ w_ih).reshape(hi - lo, n_b, -1)
@@ -307,22 +310,23 @@ class GRULayer(Op):
         y = xp.empty((n_t, n_b, n_h), x.dtype)
         w_hh_t = w_hh.T
         h = h0
-        for t in _steps(n_t, reverse):
-            a = gx[t]  # becomes r, z, n
-            gh = h @ w_hh_t
-            if b_hh is not None:
-                gh += b_hh
-            a[:, : 2 * n_h] += gh[:, : 2 * n_h]
-            _sigmoid_(a[:, : 2 * n_h])
-            r, z, n = a[:, :n_h], a[:, n_h : 2 * n_h], a[:, 2 * n_h :]
-            ghn[t] = gh[:, 2 * n_h :]
-            n += r * ghn[t]
-            xp.tanh(n, out=n)
-            # h' = n + z (h - n)
-            xp.subtract(h, n, out=y[t])
-            y[t] *= z
-            y[t] += n
-            h = y[t]
+        with _one_blas_thread():
+            for t in _steps(n_t, reverse):
+                a = gx[t]  # becomes r, z, n
+                gh = h @ w_hh_t
+                if b_hh is not None:
+                    gh += b_hh
+                a[:, : 2 * n_h] += gh[:, : 2 * n_h]
+                _sigmoid_(a[:, : 2 * n_h])
+                r, z, n = a[:, :n_h], a[:, n_h : 2 * n_h], a[:, 2 * n_h :]
+                ghn[t] = gh[:, 2 * n_h :]
+                n += r * ghn[t]
+                xp.tanh(n, out=n)
+                # h' = n + z (h - n)
+                xp.subtract(h, n, out=y[t])
+                y[t] *= z
+                y[t] += n
+                h = y[t]
         if ctx.needs_input_grad:
             ctx.save_for_backward(x, h0, w_ih, w_hh, y)
             ctx.acts, ctx.ghn, ctx.reverse = gx, ghn, reverse
@@ -344,19 +348,20 @@ class GRULayer(Op):
         gh = xp.zeros_like(h0) if gh_n is None else gh_n
         steps = _steps(n_t, not reverse)
         last = steps[-1]
-        for t in steps:
-            if gy is not None:
-                gh = gh + gy[t]
-            a = acts[t]
-            r, z, n = a[:, :n_h], a[:, n_h : 2 * n_h], a[:, 2 * n_h :]
-            h_prev = h0 if t == last else y[t + 1 if reverse else t - 1]
-            dn = dgx[t, :, 2 * n_h :]
-            xp.multiply(gh * (1 - z), 1 - n * n, out=dn)
-            xp.multiply(dn * ghn[t], r * (1 - r), out=dgx[t, :, :n_h])
-            xp.multiply(gh * (h_prev - n), z * (1 - z), out=dgx[t, :, n_h : 2 * n_h])
-            dgh[t, :, : 2 * n_h] = dgx[t, :, : 2 * n_h]
-            xp.multiply(dn, r, out=dgh[t, :, 2 * n_h :])
-            gh = dgh[t] @ w_hh + gh * z
+        with _one_blas_thread():
+            for t in steps:
+                if gy is not None:
+                    gh = gh + gy[t]
+                a = acts[t]
+                r, z, n = a[:, :n_h], a[:, n_h : 2 * n_h], a[:, 2 * n_h :]
+                h_prev = h0 if t == last else y[t + 1 if reverse else t - 1]
+                dn = dgx[t, :, 2 * n_h :]
+                xp.multiply(gh * (1 - z), 1 - n * n, out=dn)
+                xp.multiply(dn * ghn[t], r * (1 - r), out=dgx[t, :, :n_h])
+                xp.multiply(gh * (h_prev - n), z * (1 - z), out=dgx[t, :, n_h : 2 * n_h])
+                dgh[t, :, : 2 * n_h] = dgx[t, :, : 2 * n_h]
+                xp.multiply(dn, r, out=dgh[t, :, 2 * n_h :])
+                gh = dgh[t] @ w_hh + gh * z
         need = ctx.needs_input_grad
         gw_hh = gb_hh = None
         dgh2 = dgh.reshape(n_t * n_b, -1)
@@ -384,13 +389,14 @@ class RNNLayer(Op):
             y += b_ih + b_hh
         w_hh_t = w_hh.T
         h = h0
-        for t in _steps(n_t, reverse):
-            y[t] += h @ w_hh_t
-            if nonlinearity == "tanh":
-                xp.tanh(y[t], out=y[t])
-            else:
-                xp.maximum(y[t], 0, out=y[t])
-            h = y[t]
+        with _one_blas_thread():
+            for t in _steps(n_t, reverse):
+                y[t] += h @ w_hh_t
+                if nonlinearity == "tanh":
+                    xp.tanh(y[t], out=y[t])
+                else:
+                    xp.maximum(y[t], 0, out=y[t])
+                h = y[t]
         if ctx.needs_input_grad:
             ctx.save_for_backward(x, h0, w_ih, w_hh, y)
             ctx.nonlinearity, ctx.reverse = nonlinearity, reverse
@@ -408,14 +414,15 @@ class RNNLayer(Op):
         n_t, n_b, _ = y.shape
         dg = xp.empty_like(y)
         gh = xp.zeros_like(h0) if gh_n is None else gh_n
-        for t in _steps(n_t, not ctx.reverse):
-            if gy is not None:
-                gh = gh + gy[t]
-            if ctx.nonlinearity == "tanh":
-                xp.multiply(gh, 1 - y[t] * y[t], out=dg[t])
-            else:
-                xp.multiply(gh, y[t] > 0, out=dg[t])
-            gh = dg[t] @ w_hh
+        with _one_blas_thread():
+            for t in _steps(n_t, not ctx.reverse):
+                if gy is not None:
+                    gh = gh + gy[t]
+                if ctx.nonlinearity == "tanh":
+                    xp.multiply(gh, 1 - y[t] * y[t], out=dg[t])
+                else:
+                    xp.multiply(gh, y[t] > 0, out=dg[t])
+                gh = dg[t] @ w_hh
         need = ctx.needs_input_grad
         gw_hh = None
         if need[3]:
@@ -465,9 +472,10 @@ def _unrolled(cell, x, state, weights, reverse):
 
     steps = list(_steps(x.shape[0], reverse))
     outs = [None] * len(steps)
-    for t in steps:
-        state = cell(x[t], state, *weights)
-        outs[t] = state[0] if isinstance(state, tuple) else state
+    with _one_blas_thread():
+        for t in steps:
+            state = cell(x[t], state, *weights)
+            outs[t] = state[0] if isinstance(state, tuple) else state
     return stack(outs), state
 
 
