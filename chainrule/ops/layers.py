@@ -40,6 +40,8 @@ class Linear(Op):
             y = x @ w.T
         if b is not None:
             y += b  # y is fresh: adding in place saves an output-sized allocation
+        if y.dtype != x.dtype:  # bfloat16's matmul gives float32: round once, as PyTorch
+            y = y.astype(x.dtype)
         return y
 
     @staticmethod

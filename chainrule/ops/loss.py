@@ -16,11 +16,13 @@ the targets that are not ignored, as PyTorch does (NaN when all are ignored).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
 import numpy as np
 
+from ..amp import autocast_mode as _amp
 from ..autograd import engine
 from ..backend import array_module
 from ..tensor import Tensor
@@ -101,7 +103,23 @@ def _pair(input, target):
     return input, target
 
 
+def _float32_under_autocast(loss):
+    """Under autocast, the loss runs on float32 inputs, as on PyTorch's float32 list (integer
+    targets pass through); off, the wrapper costs one global read."""
+
+    @functools.wraps(loss)
+    def wrapper(*args, **kwargs):
+        if _amp.active:
+            args = _amp.autocast_inputs("fp32", *args)
+            if kwargs:
+                kwargs = dict(zip(kwargs, _amp.autocast_inputs("fp32", *kwargs.values())))
+        return loss(*args, **kwargs)
+
+    return wrapper
+
+
 # ------------------------------------------------------------------------------ regression
+@_float32_under_autocast
 def mse_loss(
     input: Tensor,
     target: Tensor,
@@ -126,6 +144,7 @@ def mse_loss(
     return _reduce(d * d, reduction)
 
 
+@_float32_under_autocast
 def l1_loss(
     input: Tensor,
     target: Tensor,
@@ -143,6 +162,7 @@ def l1_loss(
     return _reduce(loss, reduction)
 
 
+@_float32_under_autocast
 def smooth_l1_loss(
     input: Tensor,
     target: Tensor,
@@ -163,6 +183,7 @@ def smooth_l1_loss(
     return _reduce(where(ad.detach() < beta, (0.5 / beta) * d * d, ad - 0.5 * beta), reduction)
 
 
+@_float32_under_autocast
 def huber_loss(
     input: Tensor,
     target: Tensor,
@@ -421,6 +442,7 @@ def _as_batch(input: Tensor, target: Tensor):
     return input, target, False
 
 
+@_float32_under_autocast
 def nll_loss(
     input: Tensor,
     target: Tensor,
@@ -454,6 +476,7 @@ def nll_loss(
     return y.reshape(()) if single and reduction == "none" else y
 
 
+@_float32_under_autocast
 def cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -554,6 +577,7 @@ class BinaryCrossEntropy(Op):
         return gx, gt
 
 
+@_float32_under_autocast
 def binary_cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -604,6 +628,7 @@ def _same_float(a: Tensor, b: Tensor):
     return a, (b if b._data.dtype == a._data.dtype else cast(b, a._data.dtype))
 
 
+@_float32_under_autocast
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,
@@ -635,6 +660,7 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss, reduction)
 
 
+@_float32_under_autocast
 def kl_div(
     input: Tensor,
     target: Tensor,
@@ -670,6 +696,7 @@ def kl_div(
 
 
 # ------------------------------------------------------------------------ margins, ranking
+@_float32_under_autocast
 def cosine_embedding_loss(
     input1: Tensor,
     input2: Tensor,
@@ -706,6 +733,7 @@ def cosine_embedding_loss(
     return _reduce(loss, reduction)
 
 
+@_float32_under_autocast
 def margin_ranking_loss(
     input1: Tensor,
     input2: Tensor,
@@ -733,6 +761,7 @@ def pairwise_distance(
     return vector_norm(x1 - x2 + eps, p, dim=dim, keepdim=keepdim)
 
 
+@_float32_under_autocast
 def triplet_margin_loss(
     anchor: Tensor,
     positive: Tensor,
@@ -764,6 +793,7 @@ def triplet_margin_loss(
     return _reduce(clamp_min(margin + d_pos - d_neg, 0), reduction)
 
 
+@_float32_under_autocast
 def soft_margin_loss(
     input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean"
 ) -> Tensor:
@@ -772,6 +802,7 @@ def soft_margin_loss(
     return _reduce(softplus(-target * input), reduction)
 
 
+@_float32_under_autocast
 def hinge_embedding_loss(
     input: Tensor,
     target: Tensor,
@@ -789,6 +820,7 @@ def hinge_embedding_loss(
     return _reduce(loss, reduction)
 
 
+@_float32_under_autocast
 def poisson_nll_loss(
     input: Tensor,
     target: Tensor,
@@ -855,6 +887,7 @@ def _full_like(input: Tensor, value: float) -> Tensor:
     return Tensor._make(xp.full(input._data.shape, value, dtype=input._data.dtype))
 
 
+@_float32_under_autocast
 def multi_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -895,6 +928,7 @@ def multi_margin_loss(
     return _reduce(loss, reduction)
 
 
+@_float32_under_autocast
 def multilabel_margin_loss(
     input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean"
 ) -> Tensor:
@@ -923,6 +957,7 @@ def multilabel_margin_loss(
     return _reduce(loss.reshape(()) if single else loss, reduction)
 
 
+@_float32_under_autocast
 def multilabel_soft_margin_loss(
     input: Tensor,
     target: Tensor,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .optimizer import Optimizer, check_nonnegative, check_unsupported, zeros_state
+from .optimizer import (
+    Optimizer,
+    check_nonnegative,
+    check_unsupported,
+    sub_scaled_,
+    zeros_state,
+)
 
 __all__ = ["SGD"]
 
@@ -102,4 +108,4 @@ class SGD(Optimizer):
                 else:
                     b += (1 - group["dampening"]) * g
             g = g + mu * buf._data if group["nesterov"] else buf._data
-        p -= lr * g
+        sub_scaled_(p, lr, g)

@@ -59,6 +59,19 @@ ROWS = [
     Row("trace_of_bf16_is_float32", lambda m, a: m.trace(a.bfloat16()), [(4, 4)]),
     Row("prod_of_bf16_is_float32", lambda m, a: (a.bfloat16() + 1).prod(1), [(3, 4)]),
     Row(
+        "cross_entropy_of_bf16_logits_is_float32",
+        lambda m, a, b: _f(m).cross_entropy(a @ b, m.tensor([0, 2, 1])),
+        [(3, 4), (4, 5)],
+    ),
+    Row(
+        "mse_loss_is_float32", lambda m, a, b: _f(m).mse_loss(a @ b, a @ b * 0.5), [(3, 4), (4, 5)]
+    ),
+    Row(
+        "bce_with_logits_is_float32",
+        lambda m, a, b: _f(m).binary_cross_entropy_with_logits(a @ b, (a @ b > 0).float()),
+        [(3, 4), (4, 5)],
+    ),
+    Row(
         "inv_of_bf16_is_float32",
         lambda m, a: m.linalg.inv(a.bfloat16() + 4 * m.eye(4, dtype=m.bfloat16)),
         [(4, 4)],

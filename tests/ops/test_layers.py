@@ -229,3 +229,16 @@ def test_embedding_double_backward_matches_torch(kwargs):
         (gg,) = m.autograd.grad((g**2).sum(), w)
         results.append(gg.detach().numpy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-10)
+
+
+def test_bfloat16_linear_stays_bfloat16_and_rounds_once_like_torch():
+    torch = pytest.importorskip("torch")
+    x = np.linspace(-1, 1, 12).reshape(4, 3)
+    w, b = np.linspace(-2, 1, 6).reshape(2, 3), np.array([0.3, -0.7])
+    outs = []
+    for m in (chainrule, torch):
+        args = [m.tensor(a, dtype=m.bfloat16) for a in (x, w, b)]
+        y = m.nn.functional.linear(*args)
+        assert str(y.dtype).endswith("bfloat16")
+        outs.append(y.float().numpy())
+    np.testing.assert_array_equal(outs[0], outs[1])
