@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from ..amp import autocast_mode as _amp
 from ..autograd import engine
 from ..backend import array_module
 from ..tensor import Tensor
@@ -257,6 +258,8 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
         input: (N, C, ...) or any shape when weight has one element.
         weight: C slopes, or 1; it gets a gradient.
     """
+    if _amp.active:  # autocast: PyTorch runs prelu in the lower precision
+        return _amp.run_lower(prelu, input, weight)
     x = _tensor(input)
     n = weight._data.size
     if n == 1:

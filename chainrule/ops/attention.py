@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from ..amp import autocast_mode as _amp
 from ..backend import array_module
 from ..tensor import Tensor
 from ._core import Op
@@ -190,6 +191,9 @@ def scaled_dot_product_attention(
         >>> torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True).shape
         chainrule.Size([1, 2, 4])
     """
+    if _amp.active:  # autocast: PyTorch runs attention in the lower precision
+        return _amp.run_lower(scaled_dot_product_attention, query, key, value, attn_mask,
+                              dropout_p, is_causal, scale, enable_gqa)  # fmt: skip
     if query.dtype != key.dtype or query.dtype != value.dtype:
         raise RuntimeError(
             "Expected query, key, and value to have the same dtype, but got query.dtype: "

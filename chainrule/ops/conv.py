@@ -770,6 +770,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
 
 def _conv_transposend(fn, nd, input, weight, bias, stride, padding, output_padding, groups,
                       dilation):  # fmt: skip
+    if _amp.active:  # autocast: PyTorch runs convolutions in the lower precision
+        return _amp.run_lower(_conv_transposend, fn, nd, input, weight, bias, stride, padding,
+                              output_padding, groups, dilation)  # fmt: skip
     y, unbatched = _batched(fn, input, nd)
     stride = _tuple(stride, nd, "stride", fn)
     dilation = _tuple(dilation, nd, "dilation", fn)

@@ -52,6 +52,17 @@ ROWS = [
     ),
     Row("conv1d", lambda m, x, w: _f(m).conv1d(x, w, stride=2), [(2, 3, 9), (4, 3, 3)]),
     Row(
+        "conv_transpose2d",
+        lambda m, x, w: _f(m).conv_transpose2d(x, w, stride=2),
+        [(2, 3, 4, 4), (3, 2, 3, 3)],
+    ),
+    Row(
+        "scaled_dot_product_attention",
+        lambda m, q, k, v: _f(m).scaled_dot_product_attention(q, k, v, is_causal=True),
+        [(2, 5, 4), (2, 5, 4), (2, 5, 4)],
+    ),
+    Row("prelu", lambda m, x, w: _f(m).prelu(x, w), [(2, 3, 4), (3,)]),
+    Row(
         "linear_then_relu", lambda m, x, w: _f(m).relu(_f(m).linear(x, w)).sum(-1), [(5, 4), (3, 4)]
     ),
     # CPU keeps these in float32 (mv, outer: not on CPU's list; trace: on the float32 list)
