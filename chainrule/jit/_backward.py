@@ -178,26 +178,12 @@ class _BackwardMixin:
         return (prev[0] + new[0], name)
 
     def _skip(self, node, deps, buffers, ready, handed):
-        stack = [node]
-        while stack:
-            n = stack.pop()
-            for e in n.next:
-                if e is None:
-                    continue
-                p = e[0]
-                if isinstance(p, Tensor):
-                    k = id(p)
-                    deps[k] -= 1
-                    if deps[k] == 0 and k in buffers:
-                        v, ex = buffers.pop(k)
-                        self._deliver_leaf(p, v, ex, handed)
-                    continue
-                deps[p] -= 1
-                if deps[p] == 0:
-                    if p in buffers:
-                        ready.append(p)
-                    else:
-                        stack.append(p)
+        """The engine's ``_skip``, with leaf buffers holding (value, expression) pairs."""
+
+        def deliver(leaf, item):
+            self._deliver_leaf(leaf, item[0], item[1], handed)
+
+        engine._skip(node, deps, buffers, ready, deliver, Tensor)
 
     def _deliver_leaf(self, t, g, expr, handed):
         if t._hooks or t._post_hooks:

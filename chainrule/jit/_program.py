@@ -29,31 +29,9 @@ class _Program:
 
 
 def _deliver(t, g, handed):
-    """A leaf receives its gradient: the engine's ``_deliver_leaf`` for ``backward()``."""
-    hooks = t._hooks
-    if hooks:
-        for hook in list(hooks.values()):
-            r = hook(Tensor._make(g))
-            if r is not None:
-                g = r._data
-    if not t.requires_grad:
-        return
-    old = t._grad
-    if old is None:
-        if id(g) in handed or getattr(g, "base", None) is not None:
-            g = g.copy()
-        handed.add(id(g))
-        t._grad = Tensor._make(g)
-    else:
-        old_data = old._data
-        if id(old_data) not in handed and old_data.shape == g.shape and old_data.flags.writeable:
-            old_data += g
-            old._vc.bump("AccumulateGrad")
-        else:
-            old._data = old_data + g
-    if t._post_hooks:
-        for hook in list(t._post_hooks.values()):
-            hook(t)
+    """A leaf receives its gradient as ``backward()`` delivers it: hooks, accumulation into
+    ``.grad`` (in place where the engine would), post-accumulate hooks."""
+    engine._deliver_leaf(t, g, None, None, False, False, handed)
 
 
 def _bump(t, op, where):
