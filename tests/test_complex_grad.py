@@ -67,3 +67,21 @@ def test_complex_helpers_values_and_errors():
         chainrule.view_as_complex(chainrule.ones(3))
     with pytest.raises(RuntimeError, match="only supported for complex"):
         chainrule.view_as_real(chainrule.ones(3))
+
+
+HOLOMORPHIC = ["exp", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "reciprocal",
+               "sin", "cos", "tan", "tanh", "sinh", "cosh", "asin", "acos", "atan", "asinh",
+               "acosh", "atanh", "sigmoid"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", HOLOMORPHIC)
+def test_holomorphic_functions_conjugate_their_derivative_like_torch(name):
+    def grad(m):
+        rng = np.random.default_rng(1)
+        re, im = rng.uniform(0.2, 0.7, (2, 4))
+        x = m.tensor(re + 1j * im, requires_grad=True)
+        y = getattr(m, name)(x)
+        (y * m.tensor([1 + 2j, 0.5j, -1, 2 - 1j])).real.sum().backward()
+        return x.grad.detach().resolve_conj().numpy()
+
+    np.testing.assert_allclose(grad(chainrule), grad(torch), rtol=1e-12, atol=1e-12)

@@ -591,7 +591,7 @@ class Expm1(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (y,) = ctx.saved_tensors
+        y = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         return gy * (y + 1)
 
 
@@ -606,7 +606,7 @@ class Log(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         with _quiet():
             return gy / x
 
@@ -622,7 +622,7 @@ class Log2(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         with _quiet():
             return gy / (x * math.log(2.0))
 
@@ -638,7 +638,7 @@ class Log10(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         with _quiet():
             return gy / (x * math.log(10.0))
 
@@ -654,7 +654,7 @@ class Log1p(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         with _quiet():
             return gy / (x + 1)
 
@@ -671,7 +671,7 @@ class Sqrt(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (y,) = ctx.saved_tensors
+        y = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         with _quiet():
             return gy / (y * 2)
 
@@ -689,7 +689,7 @@ class Rsqrt(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (y,) = ctx.saved_tensors
+        y = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         with _quiet():
             return gy * (y * y * y) * -0.5
 
@@ -706,7 +706,7 @@ class Reciprocal(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (y,) = ctx.saved_tensors
+        y = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         with _quiet():
             return -gy * (y * y)
 
@@ -869,7 +869,7 @@ class Sin(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         return gy * array_module(gy).cos(x)
 
 
@@ -884,7 +884,7 @@ class Cos(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         return -gy * array_module(gy).sin(x)
 
 
@@ -900,7 +900,7 @@ class Tan(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (y,) = ctx.saved_tensors
+        y = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         return gy * (y * y + 1)
 
 
@@ -915,7 +915,7 @@ class Asin(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         with _quiet():
             return gy / array_module(gy).sqrt(1 - x * x)
 
@@ -931,7 +931,7 @@ class Acos(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         with _quiet():
             return -gy / array_module(gy).sqrt(1 - x * x)
 
@@ -946,7 +946,7 @@ class Atan(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         return gy / (x * x + 1)
 
 
@@ -979,7 +979,7 @@ class Sinh(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         with _quiet():
             return gy * array_module(gy).cosh(x)
 
@@ -995,7 +995,7 @@ class Cosh(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         with _quiet():
             return gy * array_module(gy).sinh(x)
 
@@ -1011,7 +1011,7 @@ class Tanh(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (y,) = ctx.saved_tensors
+        y = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         return gy * (1 - y * y)
 
 
@@ -1025,7 +1025,7 @@ class Asinh(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         with _quiet():
             return gy / array_module(gy).sqrt(x * x + 1)
 
@@ -1041,7 +1041,7 @@ class Acosh(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         with _quiet():
             return gy / array_module(gy).sqrt(x * x - 1)
 
@@ -1057,7 +1057,7 @@ class Atanh(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         with _quiet():
             return gy / (1 - x * x)
 
@@ -1166,7 +1166,7 @@ class Sigmoid(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (y,) = ctx.saved_tensors
+        y = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z)
         return gy * (y * (1 - y))
 
 
