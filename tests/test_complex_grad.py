@@ -85,3 +85,35 @@ def test_holomorphic_functions_conjugate_their_derivative_like_torch(name):
         return x.grad.detach().resolve_conj().numpy()
 
     np.testing.assert_allclose(grad(chainrule), grad(torch), rtol=1e-12, atol=1e-12)
+
+
+POWERS = {
+    "tensor ** 2": lambda m, x, e: (x**2).imag.sum(),
+    "tensor ** 0.5": lambda m, x, e: (x**0.5).real.sum(),
+    "tensor ** complex number": lambda m, x, e: (x ** (1 + 1j)).real.sum(),
+    "tensor ** tensor": lambda m, x, e: (x**e).real.sum(),
+    "2 ** tensor": lambda m, x, e: (2**x).imag.sum(),
+    "square": lambda m, x, e: x.square().real.sum(),
+}
+
+
+@pytest.mark.parametrize("name", list(POWERS))
+def test_complex_powers_match_torch(name):
+    def grads(m):
+        rng = np.random.default_rng(1)
+        a = rng.uniform(0.2, 0.7, (4, 3))
+        x = m.tensor(a[0] + 1j * a[1], requires_grad=True)
+        e = m.tensor(a[2] + 1j * a[3], requires_grad=True)
+        POWERS[name](m, x, e).backward()
+        return [None if t.grad is None else t.grad.detach().resolve_conj().numpy() for t in (x, e)]
+
+    for ours, theirs in zip(grads(chainrule), grads(torch)):
+        assert (ours is None) == (theirs is None)
+        if ours is not None:
+            np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_real_powers_keep_float32():
+    x = chainrule.tensor([0.5, 2.0], requires_grad=True)
+    (2**x).sum().backward()
+    assert x.grad.dtype == chainrule.float32

@@ -358,8 +358,8 @@ class PowScalar(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
-        p = ctx.p
+        x = _conj(ctx.saved_tensors[0])  # f'(conj z) = conj f'(z) for a real p
+        p = ctx.p.conjugate() if type(ctx.p) is complex else ctx.p
         if p == 0:
             return _zeros(gy), None
         with _quiet():
@@ -384,7 +384,9 @@ class RPowScalar(Op):
             xr = _raw(x)
             return gy * array_module(xr).where(xr < 0, -np.inf, 0.0).astype(xr.dtype), None
         with _quiet():
-            return gy * (y * float(np.log(ctx.s))), None
+            log_s = np.log(ctx.s)  # a Python number below: a NumPy scalar would upcast float32
+            log_s = complex(log_s).conjugate() if np.iscomplexobj(log_s) else float(log_s)
+            return gy * (_conj(y) * log_s), None
 
 
 class Pow(Op):
@@ -399,7 +401,7 @@ class Pow(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        a, b, y = ctx.saved_tensors
+        a, b, y = (_conj(v) for v in ctx.saved_tensors)  # conj of the derivatives: complex
         ar, br = _raw(a), _raw(b)
         xp = array_module(gy)
         ga = gb = None
