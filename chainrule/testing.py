@@ -68,7 +68,9 @@ def _analytical_vjp(fn, inputs, diff_idx, u):
         offset += n
     gs = _grad(outs, [inputs[i] for i in diff_idx], grads_out, allow_unused=True)
     return [
-        np.zeros(inputs[i]._data.shape) if g is None else backend.to_numpy(g._data).astype(np.float64)
+        np.zeros(inputs[i]._data.shape)
+        if g is None
+        else backend.to_numpy(g._data).astype(np.float64)
         for i, g in zip(diff_idx, gs)
     ]
 

@@ -18,14 +18,14 @@ PROGRAMS = {
     "conj": lambda m, x, y, r: (x.conj() * y).real.sum(),
     "complex(real, imag)": lambda m, x, y, r: (m.complex(r, r * 2) * x).imag.sum(),
     "view_as_real": lambda m, x, y, r: (m.view_as_real(x * y) ** 2).sum(),
-    "view_as_complex": lambda m, x, y, r: (m.view_as_complex(m.stack([r, r * 3], -1)) * y)
-    .abs()
-    .sum(),
+    "view_as_complex": lambda m, x, y, r: (
+        (m.view_as_complex(m.stack([r, r * 3], -1)) * y).abs().sum()
+    ),
     "real cast to complex": lambda m, x, y, r: (r.to(m.complex128) * x).real.sum(),
     "mH of an outer product": lambda m, x, y, r: (m.outer(x, y).mH * m.outer(y, x)).real.sum(),
-    "matmul of two complex matrices": lambda m, x, y, r: (m.outer(x, r) @ m.outer(r, y))
-    .abs()
-    .sum(),
+    "matmul of two complex matrices": lambda m, x, y, r: (
+        (m.outer(x, r) @ m.outer(r, y)).abs().sum()
+    ),
     "complex vector dot": lambda m, x, y, r: (x @ y).real,
     "exp (a phase factor)": lambda m, x, y, r: ((r * 1j).exp() * x).real.sum(),
     "exp of a complex tensor": lambda m, x, y, r: (x.exp() * y).imag.sum(),
