@@ -40,7 +40,6 @@ from .amp import (
 )
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
 from .autograd.engine import is_grad_enabled
-from .linalg import lu_unpack
 from .backend import (
     bfloat16,
     cdouble,
@@ -71,6 +70,7 @@ from .backend import (
 from .backend import (
     bool_ as bool,
 )
+from .linalg import lu_unpack
 from .ops import *
 from .ops import promote_types, result_type, set_printoptions
 from .serialization import CheckpointError, load, save
