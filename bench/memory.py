@@ -47,103 +47,24 @@ sys.path.insert(0, str(ROOT / "bench"))
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 NOTES_MARKER = "<!-- notes: kept when bench/run.py rewrites the table above -->"
 START, END = "<!-- memory:start -->", "<!-- memory:end -->"
-SEED = 0
 
 
 # ----------------------------------------------------------------------------- workloads
-def tiny_mlp_step(m, sizes=(2, 16, 16, 1), lr=0.01):
-    """bench/run.py's tiny MLP: tanh, MSE, batch 1, SGD on raw tensors."""
-    rng = np.random.default_rng(SEED)
-    params = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        bound = 1.0 / np.sqrt(fan_in)
-        for shape in ((fan_in, fan_out), (fan_out,)):
-            a = rng.uniform(-bound, bound, shape).astype(np.float32)
-            params.append(m.tensor(a, requires_grad=True))
-    x = m.tensor(rng.standard_normal((1, sizes[0])).astype(np.float32))
-    y = m.tensor(rng.standard_normal((1, sizes[-1])).astype(np.float32))
-
-    def step():
-        for p in params:
-            p.grad = None
-        h = x
-        for k in range(0, len(params) - 2, 2):
-            h = m.tanh(h @ params[k] + params[k + 1])
-        err = h @ params[-2] + params[-1] - y
-        loss = (err * err).mean()
-        loss.backward()
-        with m.no_grad():
-            for p in params:
-                p -= lr * p.grad
-        return loss
-
-    return step
-
-
 BIG = {"vocab": 65, "context": 256, "d_model": 512, "heads": 8, "blocks": 4, "batch": 8}
-
-
-def _big_gpt(m, ckpt: bool):
-    nn, F = m.nn, m.nn.functional
-    d, heads = BIG["d_model"], BIG["heads"]
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-            self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
-            self.fc, self.out = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
-
-        def forward(self, x):
-            b, t, c = x.shape
-            q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)
-            q, k, v = (z.reshape(b, t, heads, c // heads).transpose(1, 2) for z in (q, k, v))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            x = x + self.proj(y.transpose(1, 2).reshape(b, t, c))
-            return x + self.out(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.tok = nn.Embedding(BIG["vocab"], d)
-            self.pos = nn.Embedding(BIG["context"], d)
-            self.blocks = nn.ModuleList([Block() for _ in range(BIG["blocks"])])
-            self.ln_f = nn.LayerNorm(d)
-            self.head = nn.Linear(d, BIG["vocab"], bias=False)
-
-        def forward(self, idx):
-            x = self.tok(idx) + self.pos(m.arange(idx.shape[1]))
-            for block in self.blocks:
-                if ckpt:
-                    x = m.utils.checkpoint.checkpoint(block, x, use_reentrant=False)
-                else:
-                    x = block(x)
-            return self.head(self.ln_f(x))
-
-    return GPT()
 
 
 def big_gpt_step(m, ckpt: bool):
     import models
 
-    rng = np.random.default_rng(SEED)
-    shape = (BIG["batch"], BIG["context"])
-    idx = m.tensor(rng.integers(0, BIG["vocab"], shape))
-    targets = m.tensor(rng.integers(0, BIG["vocab"], shape))
-    model = models._model(m, lambda mm: _big_gpt(mm, ckpt))
-    opt = m.optim.AdamW(model.parameters(), lr=3e-4)
-
-    def loss_fn(logits, y):
-        return m.nn.functional.cross_entropy(logits.reshape(-1, BIG["vocab"]), y.reshape(-1))
-
-    return models._train_step(m, model, opt, loss_fn, idx, targets)
+    sizes = {k: v for k, v in BIG.items() if k != "batch"}
+    return models.gpt_step(m, batch=BIG["batch"], checkpoint=ckpt, **sizes)
 
 
 def workloads() -> list[tuple[str, object]]:
     import models
 
     big = "GPT d512/ctx256/batch8, {} blocks".format(BIG["blocks"])
-    out = [("MLP 2-16-16-1 (tiny)", tiny_mlp_step)]
+    out = [("MLP 2-16-16-1 (tiny)", models.mlp_tiny_step)]
     out += [(name.split(" train step")[0], fn) for name, fn, _ in models.STEPS]
     out += [(big, lambda m: big_gpt_step(m, False))]
     out += [(big + ", checkpointed", lambda m: big_gpt_step(m, True))]
@@ -298,9 +219,12 @@ def report(rows: list[tuple[str, dict]], threads: int) -> str:
     plain = [n for n in by_name if n.startswith("GPT d512") and not n.endswith("checkpointed")]
     if plain and plain[0] + ", checkpointed" in by_name:
         p, q = by_name[plain[0]], by_name[plain[0] + ", checkpointed"]
+        import models
+
         import chainrule
 
-        grads = 4 * sum(t.numel() for t in _big_gpt(chainrule, False).parameters())
+        sizes = {k: v for k, v in BIG.items() if k != "batch"}
+        grads = 4 * sum(t.numel() for t in models._gpt(chainrule, **sizes).parameters())
         c0, c1 = p["chainrule"]["traced"] - grads, q["chainrule"]["traced"] - grads
         t0, t1 = p["torch"]["traced"] - grads, q["torch"]["traced"] - grads
         lines += [

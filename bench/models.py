@@ -39,6 +39,44 @@ def _train_step(m, model, opt, loss_fn, x, y):
     return step
 
 
+# --------------------------------------------------------------------------- tiny MLP
+def _mlp_arrays(sizes, batch):
+    """Identical float32 data and initial weights (uniform ±1/√fan_in, like nn.Linear)."""
+    rng = np.random.default_rng(SEED)
+    arrays = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / np.sqrt(fan_in)
+        arrays.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32))
+        arrays.append(rng.uniform(-bound, bound, (fan_out,)).astype(np.float32))
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = rng.standard_normal((batch, sizes[-1])).astype(np.float32)
+    return arrays, x, y
+
+
+def mlp_tiny_step(m, sizes=(2, 16, 16, 1), batch=1, lr=0.01):
+    """A tanh MLP on raw tensors: zero grads, forward, MSE, backward, SGD under no_grad."""
+    arrays, xa, ya = _mlp_arrays(sizes, batch)
+    params = [m.tensor(a, requires_grad=True) for a in arrays]
+    x, y = m.tensor(xa), m.tensor(ya)
+
+    def step():
+        for p in params:
+            p.grad = None  # optimizer.zero_grad(set_to_none=True)
+        h = x
+        for k in range(0, len(params) - 2, 2):
+            h = m.tanh(h @ params[k] + params[k + 1])
+        out = h @ params[-2] + params[-1]
+        err = out - y
+        loss = (err * err).mean()
+        loss.backward()
+        with m.no_grad():
+            for p in params:
+                p -= lr * p.grad
+        return loss
+
+    return step
+
+
 # ------------------------------------------------------------------------------- MLP
 def _mlp(m):
     nn = m.nn
@@ -80,23 +118,25 @@ def lenet_step(m):
 VOCAB, CONTEXT, D_MODEL, HEADS, BLOCKS = 65, 64, 128, 4, 2
 
 
-def _gpt(m):
+def _gpt(m, vocab=VOCAB, context=CONTEXT, d_model=D_MODEL, heads=HEADS, blocks=BLOCKS,
+         checkpoint=False):  # fmt: skip
+    """A pre-norm GPT; with `checkpoint`, each block runs under activation checkpointing."""
     nn, F = m.nn, m.nn.functional
 
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
-            self.ln1 = nn.LayerNorm(D_MODEL)
-            self.qkv = nn.Linear(D_MODEL, 3 * D_MODEL)
-            self.proj = nn.Linear(D_MODEL, D_MODEL)
-            self.ln2 = nn.LayerNorm(D_MODEL)
-            self.fc = nn.Linear(D_MODEL, 4 * D_MODEL)
-            self.out = nn.Linear(4 * D_MODEL, D_MODEL)
+            self.ln1 = nn.LayerNorm(d_model)
+            self.qkv = nn.Linear(d_model, 3 * d_model)
+            self.proj = nn.Linear(d_model, d_model)
+            self.ln2 = nn.LayerNorm(d_model)
+            self.fc = nn.Linear(d_model, 4 * d_model)
+            self.out = nn.Linear(4 * d_model, d_model)
 
         def forward(self, x):
             b, t, c = x.shape
             q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)
-            q, k, v = (z.reshape(b, t, HEADS, c // HEADS).transpose(1, 2) for z in (q, k, v))
+            q, k, v = (z.reshape(b, t, heads, c // heads).transpose(1, 2) for z in (q, k, v))
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             x = x + self.proj(y.transpose(1, 2).reshape(b, t, c))
             return x + self.out(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
@@ -104,28 +144,35 @@ def _gpt(m):
     class GPT(nn.Module):
         def __init__(self):
             super().__init__()
-            self.tok = nn.Embedding(VOCAB, D_MODEL)
-            self.pos = nn.Embedding(CONTEXT, D_MODEL)
-            self.blocks = nn.Sequential(*[Block() for _ in range(BLOCKS)])
-            self.ln_f = nn.LayerNorm(D_MODEL)
-            self.head = nn.Linear(D_MODEL, VOCAB, bias=False)
+            self.tok = nn.Embedding(vocab, d_model)
+            self.pos = nn.Embedding(context, d_model)
+            self.blocks = nn.Sequential(*[Block() for _ in range(blocks)])
+            self.ln_f = nn.LayerNorm(d_model)
+            self.head = nn.Linear(d_model, vocab, bias=False)
 
         def forward(self, idx):
             x = self.tok(idx) + self.pos(m.arange(idx.shape[1]))
-            return self.head(self.ln_f(self.blocks(x)))
+            if checkpoint:
+                for block in self.blocks:
+                    x = m.utils.checkpoint.checkpoint(block, x, use_reentrant=False)
+            else:
+                x = self.blocks(x)
+            return self.head(self.ln_f(x))
 
     return GPT()
 
 
-def gpt_step(m):
+def gpt_step(m, batch=16, **sizes):
+    """A GPT training step (AdamW, cross-entropy over the vocabulary); `sizes` are _gpt's."""
+    vocab, context = sizes.get("vocab", VOCAB), sizes.get("context", CONTEXT)
     rng = np.random.default_rng(SEED)
-    idx = m.tensor(rng.integers(0, VOCAB, (16, CONTEXT)))
-    targets = m.tensor(rng.integers(0, VOCAB, (16, CONTEXT)))
-    model = _model(m, _gpt)
+    idx = m.tensor(rng.integers(0, vocab, (batch, context)))
+    targets = m.tensor(rng.integers(0, vocab, (batch, context)))
+    model = _model(m, lambda mm: _gpt(mm, **sizes))
     opt = m.optim.AdamW(model.parameters(), lr=3e-4)
 
     def loss_fn(logits, y):
-        return m.nn.functional.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+        return m.nn.functional.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1))
 
     return _train_step(m, model, opt, loss_fn, idx, targets)
 
@@ -189,9 +236,8 @@ def _jax_loop(update, params, x, y):
 
 
 def jax_mlp_tiny(sizes=(2, 16, 16, 1), batch=1, lr=0.01):
-    """bench/run.py's tiny MLP (tanh, MSE, plain SGD) with the same data and weights."""
+    """mlp_tiny_step (tanh, MSE, plain SGD) with the same data and weights."""
     import jax.numpy as jnp
-    from run import _mlp_arrays
 
     arrays, x, y = _mlp_arrays(sizes, batch)
 

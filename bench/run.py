@@ -128,45 +128,15 @@ def add_small(m):
     return step
 
 
-def _mlp_arrays(sizes, batch):
-    """Identical float32 data and initial weights (uniform ±1/√fan_in, like nn.Linear)."""
-    rng = np.random.default_rng(SEED)
-    arrays = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        bound = 1.0 / np.sqrt(fan_in)
-        arrays.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32))
-        arrays.append(rng.uniform(-bound, bound, (fan_out,)).astype(np.float32))
-    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
-    y = rng.standard_normal((batch, sizes[-1])).astype(np.float32)
-    return arrays, x, y
-
-
 @case(
     "MLP 2-16-16-1 train step (tanh, MSE, batch 1, SGD)",
     note="zero grads, forward, backward, update under no_grad; raw tensors",
     setup_jax=_jax("jax_mlp_tiny"),
 )
-def mlp_tiny(m, sizes=(2, 16, 16, 1), batch=1, lr=0.01):
-    arrays, xa, ya = _mlp_arrays(sizes, batch)
-    params = [m.tensor(a, requires_grad=True) for a in arrays]
-    x, y = m.tensor(xa), m.tensor(ya)
+def mlp_tiny(m):
+    from models import mlp_tiny_step
 
-    def step():
-        for p in params:
-            p.grad = None  # optimizer.zero_grad(set_to_none=True)
-        h = x
-        for k in range(0, len(params) - 2, 2):
-            h = m.tanh(h @ params[k] + params[k + 1])
-        out = h @ params[-2] + params[-1]
-        err = out - y
-        loss = (err * err).mean()
-        loss.backward()
-        with m.no_grad():
-            for p in params:
-                p -= lr * p.grad
-        return loss
-
-    return step
+    return mlp_tiny_step(m)
 
 
 def _register_training_steps() -> None:
