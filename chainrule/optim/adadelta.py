@@ -11,6 +11,7 @@ from .optimizer import (
     check_unsupported,
     increment_step,
     scalar_tensor,
+    sub_scaled_,
     zeros_state,
 )
 
@@ -86,4 +87,4 @@ class Adadelta(Optimizer):
         delta = xp.sqrt(u + eps) / xp.sqrt(v + eps) * g
         u *= rho
         u += (1 - rho) * delta * delta
-        p -= float(group["lr"]) * delta
+        sub_scaled_(p, float(group["lr"]), delta)

@@ -12,6 +12,7 @@ from .optimizer import (
     increment_step,
     lerp_,
     scalar_tensor,
+    sub_scaled_,
     zeros_state,
 )
 
@@ -104,6 +105,6 @@ class RMSprop(Optimizer):
             b = state["momentum_buffer"]._data
             b *= mu
             b += g / s
-            p -= lr * b
+            sub_scaled_(p, lr, b)
         else:
-            p -= lr * (g / s)
+            sub_scaled_(p, lr, g / s)

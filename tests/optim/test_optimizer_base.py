@@ -274,3 +274,16 @@ def test_nn_utils_docstring_examples_run(module):
     mod = importlib.import_module(f"chainrule.nn.utils.{module}")
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize("n", [10, (1 << 17) + 3, 3 * (1 << 17)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sub_scaled_is_bitwise_the_plain_update_without_a_full_temporary(n, dtype):
+    from chainrule.optim.optimizer import sub_scaled_
+
+    rng = np.random.default_rng(n)
+    p = rng.standard_normal(n).astype(dtype).reshape(-1, 1)
+    g = rng.standard_normal(n).astype(dtype).reshape(-1, 1)
+    expected = p - 0.01 * g
+    sub_scaled_(p, 0.01, g)
+    assert p.dtype == dtype and np.array_equal(p, expected)
