@@ -24,6 +24,7 @@ views (``Windows``), with their adjoint (``WindowsT``) as the backward, again a 
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 
@@ -60,9 +61,7 @@ class _Geometry:
 
     def with_batch(self, n: int) -> _Geometry:
         """The same geometry over n images (a chunk of the batch)."""
-        g = object.__new__(_Geometry)
-        for name in _Geometry.__slots__:
-            setattr(g, name, getattr(self, name))
+        g = copy.copy(self)
         g.N = n
         return g
 
