@@ -269,6 +269,25 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor,
     return _finish(work, lambda: _store(output_tensor, recv, "all_gather"), async_op)
 
 
+def _root_counts(op: str, what: str, role: str, tensor: Tensor, tensors, pg: ProcessGroup,
+                 root: int) -> list | None:  # fmt: skip
+    """gather/scatter: on the root, the checked element count of each rank's entry of the
+    list; elsewhere None (and no list may be passed)."""
+    if pg.rank() != root:
+        if tensors:
+            raise ValueError(f"{op}: only the {role} rank {root} passes a {what}")
+        return None
+    _check_list(f"{op}'s {what}", tensors, pg)
+    _same_dtype(op, tensor, tensors)
+    counts = [t.numel() for t in tensors]
+    if counts[root] != tensor.numel():
+        raise ValueError(
+            f"{op}: {what}[{root}] has {counts[root]} elements but rank {root}'s tensor has "
+            f"{tensor.numel()}"
+        )
+    return counts
+
+
 def gather(tensor: Tensor, gather_list: list | None = None, dst: int | None = None,
            group: ProcessGroup | None = None, async_op: bool = False,
            group_dst: int | None = None):  # fmt: skip
@@ -279,19 +298,10 @@ def gather(tensor: Tensor, gather_list: list | None = None, dst: int | None = No
         return None
     dst = _peer(pg, dst, group_dst, "dst")
     _check_tensor(tensor, "gather's tensor")
-    recv = counts = None
-    if pg.rank() == dst:
-        _check_list("gather's gather_list", gather_list, pg)
-        _same_dtype("gather", tensor, gather_list)
-        counts = [t.numel() for t in gather_list]
-        if counts[dst] != tensor.numel():
-            raise ValueError(
-                f"gather: gather_list[{dst}] has {counts[dst]} elements but rank {dst}'s "
-                f"tensor has {tensor.numel()}"
-            )
+    recv = None
+    counts = _root_counts("gather", "gather_list", "destination", tensor, gather_list, pg, dst)
+    if counts is not None:
         recv = array_module(tensor._data).empty(sum(counts), tensor._data.dtype)
-    elif gather_list:
-        raise ValueError(f"gather: only the destination rank {dst} passes a gather_list")
     work = pg.transport.gatherv(_flat(tensor), recv, counts, dst, async_op)
     work._result = gather_list or []
 
@@ -312,19 +322,10 @@ def scatter(tensor: Tensor, scatter_list: list | None = None, src: int | None = 
         return None
     src = _peer(pg, src, group_src, "src")
     _check_tensor(tensor, "scatter's tensor")
-    send = counts = None
-    if pg.rank() == src:
-        _check_list("scatter's scatter_list", scatter_list, pg)
-        _same_dtype("scatter", tensor, scatter_list)
-        counts = [t.numel() for t in scatter_list]
-        if counts[src] != tensor.numel():
-            raise ValueError(
-                f"scatter: scatter_list[{src}] has {counts[src]} elements but rank {src}'s "
-                f"tensor has {tensor.numel()}"
-            )
+    send = None
+    counts = _root_counts("scatter", "scatter_list", "source", tensor, scatter_list, pg, src)
+    if counts is not None:
         send = array_module(tensor._data).concatenate([_flat(t) for t in scatter_list])
-    elif scatter_list:
-        raise ValueError(f"scatter: only the source rank {src} passes a scatter_list")
     recv = _flat(tensor)
     work = pg.transport.scatterv(send, counts, recv, src, async_op)
     work._result = [tensor]

@@ -33,6 +33,18 @@ def local_world():
 
 # ------------------------------------------------------------------------- process group
 @pytest.mark.parametrize("world", ["world_of_one", "local_world"])
+def test_gather_and_scatter_lists_must_fit_the_roots_tensor(world, request):
+    request.getfixturevalue(world)
+    with pytest.raises(ValueError, match=r"gather: gather_list\[0\] has 3 elements but rank 0's"):
+        dist.gather(torch.zeros(2), [torch.zeros(3)], dst=0)
+    with pytest.raises(ValueError, match=r"scatter: scatter_list\[0\] has 3 elements but rank 0"):
+        dist.scatter(torch.zeros(2), [torch.zeros(3)], src=0)
+    out = [torch.zeros(2)]
+    dist.gather(torch.ones(2), out, dst=0)
+    assert out[0].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("world", ["world_of_one", "local_world"])
 def test_new_group_in_a_world_of_one(world, request):
     request.getfixturevalue(world)
     g = dist.new_group([0])
