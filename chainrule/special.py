@@ -17,10 +17,21 @@ from .ops.nn import log_softmax, softmax
 from .ops.reduce import logsumexp
 from .tensor import Tensor
 
-try:  # SciPy is optional (the `data` extra brings it): exact to the last bit where present
-    import scipy.special as _scipy
-except ImportError:  # pragma: no cover
-    _scipy = None
+# SciPy is optional (the `data` extra brings it): exact to the last bit where present. It is
+# imported on first use, not with chainrule (importing scipy.special takes about 0.2 s).
+_scipy = ...
+
+
+def _scipy_special():
+    """scipy.special, or None without SciPy."""
+    global _scipy
+    if _scipy is ...:
+        try:
+            import scipy.special as module
+        except ImportError:  # pragma: no cover
+            module = None
+        _scipy = module
+    return _scipy
 
 __all__ = [
     "erf", "erfc", "erfinv", "expit", "logit", "xlogy", "xlog1py", "gammaln", "digamma", "psi",
@@ -33,8 +44,9 @@ expit = sigmoid
 
 # ------------------------------------------------------------------------------ gamma family
 def _lgamma_raw(x):
-    if _scipy is not None and isinstance(x, np.ndarray):
-        return _scipy.gammaln(x).astype(x.dtype)
+    sp = _scipy_special()
+    if sp is not None and isinstance(x, np.ndarray):
+        return sp.gammaln(x).astype(x.dtype)
     xs = backend.to_numpy(x)
     out = np.vectorize(math.lgamma, otypes=[np.float64])(xs).astype(xs.dtype)
     return out if isinstance(x, np.ndarray) else backend.to_device(out, backend.device_of(x))
@@ -57,8 +69,9 @@ def _psi_series(x: np.ndarray, order: int) -> np.ndarray:
 
 
 def _polygamma_raw(order: int, x):
-    if _scipy is not None and isinstance(x, np.ndarray):
-        y = _scipy.digamma(x) if order == 0 else _scipy.polygamma(order, x)
+    sp = _scipy_special()
+    if sp is not None and isinstance(x, np.ndarray):
+        y = sp.digamma(x) if order == 0 else sp.polygamma(order, x)
         return np.asarray(y).astype(x.dtype)
     if order > 1:
         raise NotImplementedError("polygamma of order > 1 needs SciPy (pip install scipy)")
