@@ -3,6 +3,16 @@
 ``import chainrule as torch`` is meant to work for the PyTorch programs people write.
 """
 
+import os as _os
+import sys as _sys
+
+if "numpy" not in _sys.modules:
+    # OpenBLAS's idle threads spin for about 0.1 s after each GEMM, on the cores that
+    # chainrule's elementwise kernels then run on (backend.split_rows): ask them to sleep
+    # at once. OpenBLAS reads this when NumPy loads it, so only before NumPy's first import;
+    # a value the user set wins.
+    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 # `import chainrule as torch` then `torch.nn.Linear`, `torch.optim.Adam`, `torch.utils.data`
 from . import (
     accelerator,

@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import glob
 import os
+import queue
 import sys
 import threading
 
@@ -284,7 +285,17 @@ def one_blas_thread_when_busy():
     64 ms, LeNet step 167 -> 126 ms); on a quiet machine the second thread pays (LSTM step
     about 15% faster), so the count is left alone there. Nested and concurrent callers are
     counted: the last one out restores the thread count."""
-    if _OPENBLAS is None or not _busy():
+    if not _busy():
+        yield
+        return
+    with _one_blas_thread():
+        yield
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """OpenBLAS on one thread inside (counted: the last caller out restores the count)."""
+    if _OPENBLAS is None:
         yield
         return
     get, set_ = _OPENBLAS
@@ -300,6 +311,112 @@ def one_blas_thread_when_busy():
             _blas_users[0] -= 1
             if _blas_users[0] == 0:
                 set_(_blas_users[1])
+
+
+# --------------------------------------------------------------- threads for elementwise work
+# NumPy runs each elementwise kernel (exp, tanh, a softmax's passes) on one core, where
+# PyTorch's run on all of them. For arrays large enough, split_rows runs the halves of a
+# row-wise computation on two threads: NumPy's kernels release the GIL while they run, so the
+# halves run at once (GPT's gelu, softmax and layer norm: about 1.6x on 2 cores).
+# The cut depends only on the sizes and the thread count (not on the machine's load), so a
+# program gives the same bits on every run; elementwise results do not depend on the cut at all.
+_SPLIT_MIN = 1 << 16  # elements touched: below this, handing work to a thread costs more
+_threads = [None]  # the intra-op thread count set by set_num_threads (None: all cores)
+_workers: list = []  # threads that run the other parts: (thread, job queue)
+_worker_lock = threading.Lock()
+_in_worker = threading.local()
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _work(jobs) -> None:
+    _in_worker.active = True
+    while True:
+        fn, lo, hi, done = jobs.get()
+        try:
+            fn(lo, hi)
+        except BaseException as e:  # handed to the caller, which raises it
+            done.append(e)
+        else:
+            done.append(None)
+        finally:
+            done.event.set()
+
+
+class _Done(list):
+    __slots__ = ("event",)
+
+    def __init__(self):
+        super().__init__()
+        self.event = threading.Event()
+
+
+def _worker(i: int):
+    with _worker_lock:
+        while len(_workers) <= i:
+            jobs = queue.SimpleQueue()
+            t = threading.Thread(target=_work, args=(jobs,), name="chainrule-intra-op", daemon=True)
+            t.start()
+            _workers.append((t, jobs))
+        return _workers[i][1]
+
+
+def _forget_workers() -> None:  # a forked child has the list but not the threads
+    _workers.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
+
+
+# OpenBLAS's idle threads spin on the cores for 0.1 s after each GEMM unless told otherwise
+# before NumPy loaded it (chainrule/__init__ does so when it is imported first): then a second
+# thread for elementwise work finds no free core and gains nothing (measured: 0.95-1.1x).
+_BLAS_SPINS = _OPENBLAS is not None and "OPENBLAS_THREAD_TIMEOUT" not in os.environ
+
+
+def intra_op_parts(size: int) -> int:
+    """Into how many parts split_rows cuts work touching `size` elements."""
+    n = _threads[0] or _cores() or 1
+    if n < 2 or _BLAS_SPINS or size < _SPLIT_MIN or getattr(_in_worker, "active", False):
+        return 1
+    return min(n, max(1, size // (_SPLIT_MIN // 2)))
+
+
+def split_rows(fn, rows: int, size: int, gemms: bool = False) -> None:
+    """fn(lo, hi) for consecutive ranges [lo, hi) covering range(rows), run on several threads
+    at once when the work (`size` elements) is large and the machine has the cores; else one
+    call fn(0, rows). fn must only write its own rows of its outputs (NumPy arrays: CuPy's
+    kernels are asynchronous already). gemms: fn runs GEMMs, which then get one BLAS thread
+    each (the parts take the cores instead)."""
+    parts = min(rows, intra_op_parts(size))
+    if parts < 2:
+        fn(0, rows)
+        return
+    if gemms:
+        with _one_blas_thread():
+            _run_parts(fn, rows, parts)
+    else:
+        _run_parts(fn, rows, parts)
+
+
+def _run_parts(fn, rows: int, parts: int) -> None:
+    bounds = [rows * i // parts for i in range(parts + 1)]
+    pending = []
+    for i in range(1, parts):
+        done = _Done()
+        _worker(i - 1).put((fn, bounds[i], bounds[i + 1], done))
+        pending.append(done)
+    try:
+        fn(0, bounds[1])
+    finally:
+        for done in pending:
+            done.event.wait()
+    for done in pending:
+        if done[0] is not None:
+            raise done[0]
 
 
 # ------------------------------------------------------------------------------ dtype limits

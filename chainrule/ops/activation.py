@@ -19,7 +19,7 @@ import numpy as np
 
 from ..amp import autocast_mode as _amp
 from ..autograd import engine
-from ..backend import array_module
+from ..backend import array_module, split_rows
 from ..tensor import Tensor
 from ._core import Op, canonical_dim, commit_inplace
 from .conversion import clone
@@ -143,21 +143,41 @@ def _gelu_tanh_grad_into(x, gy, gx):
 _GRAD_CHUNK = 1 << 16  # elements: two chunk-sized temporaries (256 KiB each) stay in cache
 
 
-def _gelu_tanh_grad(x, gy):
-    """gx of gelu-tanh on arrays, in chunks of rows: the two temporaries are chunk-sized, not
+def _gelu_tanh_into(x, out):
+    """out = gelu-tanh(x) = x σ(2u)."""
+    _sigmoid_2u_into(x, out)
+    out *= x
+
+
+def _gelu_tanh_grad_chunks(x, gy, gx):
+    """_gelu_tanh_grad_into over flat chunks: the two temporaries are chunk-sized, not
     input-sized (a GPT MLP's 2 MB activation made 4 MB of them, the step's memory peak)."""
+    for lo in range(0, x.size, _GRAD_CHUNK):
+        hi = lo + _GRAD_CHUNK
+        _gelu_tanh_grad_into(x[lo:hi], gy[lo:hi], gx[lo:hi])
+
+
+def _flat_elementwise(fn, out, *inputs):
+    """fn(*inputs, out) on NumPy arrays of out's shape, as flat ranges on several threads when
+    they are large (backend.split_rows; elementwise: the same bits however it is cut)."""
+    flat = [a.reshape(-1) for a in inputs + (out,)]  # out is fresh: reshape(-1) is a view
+    if array_module(out) is not np:  # CuPy: one launch
+        fn(*flat)
+        return
+
+    def part(lo, hi):
+        fn(*[a[lo:hi] for a in flat])
+
+    split_rows(part, out.size, out.size * len(flat))
+
+
+def _gelu_tanh_grad(x, gy):
+    """gx of gelu-tanh on arrays."""
     xp = array_module(x)
     if gy.shape != x.shape:
         gy = xp.broadcast_to(gy, x.shape)
     gx = xp.empty(x.shape, x.dtype)
-    if x.ndim == 0 or x.size <= _GRAD_CHUNK:
-        _gelu_tanh_grad_into(x, gy, gx)
-        return gx
-    n = x.shape[-1]
-    x2, gy2, gx2 = x.reshape(-1, n), gy.reshape(-1, n), gx.reshape(-1, n)
-    rows = max(1, _GRAD_CHUNK // n)
-    for r in range(0, x2.shape[0], rows):
-        _gelu_tanh_grad_into(x2[r : r + rows], gy2[r : r + rows], gx2[r : r + rows])
+    _flat_elementwise(_gelu_tanh_grad_chunks, gx, x, gy)
     return gx
 
 
@@ -175,8 +195,7 @@ class GeluTanh(Op):
         ctx.save_for_backward(x)
         xp = array_module(x)
         y = xp.empty(x.shape, x.dtype)
-        _sigmoid_2u_into(x, y)
-        y *= x  # ½ x (1 + t) = x σ(2u)
+        _flat_elementwise(_gelu_tanh_into, y, x)  # ½ x (1 + t) = x σ(2u)
         return y
 
     @staticmethod

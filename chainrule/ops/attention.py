@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from ..amp import autocast_mode as _amp
-from ..backend import array_module
+from ..backend import array_module, split_rows
 from ..tensor import Tensor
 from ._core import Op
 from .elementwise import _raw
@@ -108,28 +108,95 @@ class Attention(Op):
     def forward(ctx, q, k, v, add, block, scale, safe):
         ctx.save_for_backward(q, k, v, add)
         ctx.block, ctx.scale, ctx.safe = block, scale, safe
-        return _softmax_scores(q, k, add, block, scale, safe) @ v
+        if not _by_batch(q, k, v):
+            return _softmax_scores(q, k, add, block, scale, safe) @ v
+        y = np.empty(q.shape[:-1] + v.shape[-1:], np.result_type(q, v))
+
+        def part(lo, hi):
+            p = _softmax_scores(q[lo:hi], k[lo:hi], _rows(add, q, lo, hi), block, scale, safe)
+            np.matmul(p, v[lo:hi], out=y[lo:hi])
+
+        split_rows(part, q.shape[0], _score_size(q, k), gemms=True)
+        return y
 
     @staticmethod
     def backward(ctx, gy):
         q, k, v, add = ctx.saved_tensors
         xp = array_module(gy)
         need = ctx.needs_input_grad
-        if isinstance(q, Tensor) or isinstance(gy, Tensor):  # create_graph: differentiable ops
-            p = AttentionWeights.apply(q, k, add, ctx.block, ctx.scale, ctx.safe)
-            gp = gy @ xp.swapaxes(v, -1, -2)
-            gs = (gp - sum_trailing(gp * p, 1)) * p
-        else:
-            p = _softmax_scores(q, k, add, ctx.block, ctx.scale, ctx.safe)
-            gp = gy @ xp.swapaxes(v, -1, -2)
-            r = sum_trailing(gp * p, 1)
-            gs = gp
-            gs -= r
-            gs *= p
+        if not (isinstance(q, Tensor) or isinstance(gy, Tensor)):
+            return _attention_grads(ctx, q, k, v, add, gy, need)
+        # create_graph: the same rule through differentiable ops
+        p = AttentionWeights.apply(q, k, add, ctx.block, ctx.scale, ctx.safe)
+        gp = gy @ xp.swapaxes(v, -1, -2)
+        gs = (gp - sum_trailing(gp * p, 1)) * p
         gv = xp.swapaxes(p, -1, -2) @ gy if need[2] else None
         gq = (gs @ k) * ctx.scale if need[0] else None
         gk = (xp.swapaxes(gs, -1, -2) @ q) * ctx.scale if need[1] else None
         return gq, gk, gv, (gs if need[3] else None), None, None, None
+
+
+def _by_batch(q, k, v) -> bool:
+    """Can attention on these arrays run in parts along the leading (batch) axis?"""
+    return (
+        array_module(q) is np
+        and q.ndim >= 3
+        and q.shape[0] > 1
+        and q.shape[:-2] == k.shape[:-2] == v.shape[:-2]
+    )
+
+
+def _rows(a, q, lo, hi):
+    """a's part for batch rows lo:hi where a has the batch axis, else all of a (it broadcasts)."""
+    if a is None or a.ndim != q.ndim or a.shape[0] == 1:
+        return a
+    return a[lo:hi]
+
+
+def _score_size(q, k) -> int:
+    return math.prod(q.shape[:-1]) * k.shape[-2]
+
+
+def _attention_grads(ctx, q, k, v, add, gy, need):
+    """Attention.backward on arrays: P recomputed, one batch part at a time on several threads
+    where the scores are large (backend.split_rows)."""
+    block, scale, safe = ctx.block, ctx.scale, ctx.safe
+    if not _by_batch(q, k, v) or gy.shape[:-2] != q.shape[:-2]:
+        return _attention_grads_into(q, k, v, add, gy, need, block, scale, safe, (None,) * 4)
+    outs = (
+        np.empty(q.shape, q.dtype) if need[0] else None,
+        np.empty(k.shape, k.dtype) if need[1] else None,
+        np.empty(v.shape, v.dtype) if need[2] else None,
+        np.empty(q.shape[:-1] + k.shape[-2:-1], q.dtype) if need[3] else None,
+    )
+
+    def part(lo, hi):
+        parts = tuple(None if o is None else o[lo:hi] for o in outs)
+        _attention_grads_into(q[lo:hi], k[lo:hi], v[lo:hi], _rows(add, q, lo, hi),
+                              gy[lo:hi], need, block, scale, safe, parts)  # fmt: skip
+
+    split_rows(part, q.shape[0], _score_size(q, k), gemms=True)
+    return outs + (None, None, None)
+
+
+def _attention_grads_into(q, k, v, add, gy, need, block, scale, safe, outs):
+    """gq, gk, gv, gS (into outs where given: None makes fresh arrays)."""
+    xp = array_module(gy)
+    p = _softmax_scores(q, k, add, block, scale, safe)
+    gs = xp.matmul(gy, xp.swapaxes(v, -1, -2), out=outs[3])  # gP, then gS in place
+    r = sum_trailing(gs * p, 1)
+    gs -= r
+    gs *= p
+    gq = gk = gv = None
+    if need[2]:
+        gv = xp.matmul(xp.swapaxes(p, -1, -2), gy, out=outs[2])
+    if need[0]:
+        gq = xp.matmul(gs, k, out=outs[0])
+        gq *= scale
+    if need[1]:
+        gk = xp.matmul(xp.swapaxes(gs, -1, -2), q, out=outs[1])
+        gk *= scale
+    return gq, gk, gv, (gs if need[3] else None), None, None, None
 
 
 def _masks(attn_mask, is_causal, n_l, n_s, dtype, xp):

@@ -28,8 +28,10 @@ import copy
 import math
 import numbers
 
+import numpy as np
+
 from ..amp import autocast_mode as _amp
-from ..backend import array_module
+from ..backend import array_module, split_rows
 from ..backend import one_blas_thread_when_busy as _one_blas_thread
 from ..tensor import Tensor
 from ._core import Op
@@ -190,9 +192,39 @@ def _batch_chunks(g: _Geometry, itemsize: int):
     step's memory peak (1.8x torch's); in 1 MiB chunks the GEMMs stay large, the peak follows
     the activations, and the copies stay in cache (LeNet step: 8.2 -> 4.0 MB, and 14.5 ->
     11.8 ms of CPU on one thread)."""
-    per_image = g.C * g.kh * g.kw * max(g.L, g.Hp * g.Wp) * itemsize
-    n = max(1, _CHUNK_BYTES // per_image)
-    return [(n0, min(n0 + n, g.N), g.with_batch(min(n, g.N - n0))) for n0 in range(0, g.N, n)]
+    key = tuple(getattr(g, name) for name in _Geometry.__slots__) + (itemsize,)
+    chunks = _CHUNKS.get(key)
+    if chunks is None:  # made once per layer shape: copying a geometry costs ~10 µs
+        per_image = g.C * g.kh * g.kw * max(g.L, g.Hp * g.Wp) * itemsize
+        n = max(1, _CHUNK_BYTES // per_image)
+        if len(_CHUNKS) > 256:
+            _CHUNKS.clear()
+        chunks = _CHUNKS[key] = [
+            (n0, min(n0 + n, g.N), g.with_batch(min(n, g.N - n0))) for n0 in range(0, g.N, n)
+        ]
+    return chunks
+
+
+_CHUNKS: dict = {}  # geometry fields + itemsize -> _batch_chunks' list
+
+
+def _each_chunk(fn, chunks, x, g: _Geometry) -> None:
+    """fn(n0, n1, gc) for each batch chunk (from _batch_chunks)."""
+    _chunk_runs(lambda run: [fn(*c) for c in run], chunks, x, g)
+
+
+def _chunk_runs(fn, chunks, x, g: _Geometry) -> list:
+    """[fn(run) for each run of consecutive chunks]: one run, or one per part on several
+    threads where the columns are large (backend.split_rows: each part's copies and GEMMs on
+    one core). The cut depends only on the sizes and the thread count."""
+    results = {}
+
+    def part(lo, hi):
+        results[lo] = fn(chunks[lo:hi])
+
+    work = x.size * g.kh * g.kw if array_module(x) is np else 0
+    split_rows(part, len(chunks), work, gemms=True)
+    return [results[lo] for lo in sorted(results)]
 
 
 def _conv_arrays(x, w, b, g: _Geometry):
@@ -200,7 +232,8 @@ def _conv_arrays(x, w, b, g: _Geometry):
     xp = array_module(x)
     y = xp.empty(g.yshape, x.dtype)
     wg = w.reshape(g.G, g.O // g.G, g.Kg)
-    for n0, n1, gc in _batch_chunks(g, x.dtype.itemsize):
+
+    def chunk(n0, n1, gc):
         cols = _im2col_batch_inside(x[n0:n1], gc).reshape(g.G, g.Kg, gc.N * g.L)
         yc = wg @ cols  # (G, O/G, n·L): one GEMM per group
         yc = _from_columns(yc.reshape(g.O, gc.N, g.L).transpose(1, 0, 2), gc)
@@ -208,6 +241,8 @@ def _conv_arrays(x, w, b, g: _Geometry):
             xp.add(yc, b.reshape(-1, 1, 1), out=y[n0:n1])
         else:
             y[n0:n1] = yc
+
+    _each_chunk(chunk, _batch_chunks(g, x.dtype.itemsize), x, g)
     return y
 
 
@@ -216,8 +251,11 @@ def _conv_transpose_arrays(gy, w, b, g: _Geometry):
     xp = array_module(gy)
     gx = xp.empty(g.xshape, gy.dtype)
     by = _transpose_by_rows if g.wide else _transpose_by_columns
-    for n0, n1, gc in _batch_chunks(g, gy.dtype.itemsize):
+
+    def chunk(n0, n1, gc):
         gx[n0:n1] = by(gy[n0:n1], w, gc)
+
+    _each_chunk(chunk, _batch_chunks(g, gy.dtype.itemsize), gy, g)
     if b is not None:
         gx += b.reshape(-1, 1, 1)
     return gx
@@ -261,8 +299,8 @@ def _conv_weight_arrays(x, gy, g: _Geometry):
     (one GEMM per group over a chunk of the batch's columns, or for a small gw block one small
     GEMM per image, summed over the batch)."""
     xp = array_module(x)
-    gw = None
-    for n0, n1, gc in _batch_chunks(g, x.dtype.itemsize):
+
+    def share(n0, n1, gc):
         xc, gyc = x[n0:n1], gy[n0:n1]
         if g.O // g.G * g.Kg < 1024:
             # a small gw block (LeNet's first conv: 6 x 25) from one GEMM with an N·L-long sum
@@ -275,9 +313,22 @@ def _conv_weight_arrays(x, gy, g: _Geometry):
             cols = _im2col_batch_inside(xc, gc).reshape(g.G, g.Kg, gc.N * g.L)
             gyc = _to_columns_batch_inside(gyc, gc).reshape(g.G, g.O // g.G, gc.N * g.L)
             part = gyc @ xp.swapaxes(cols, 1, 2)  # one GEMM per group, the chunk summed inside
+        return part
+
+    def total(run):  # the chunks' shares summed in order: one weight-sized array alive
+        gw = None
+        for c in run:
+            if gw is None:
+                gw = share(*c)
+            else:
+                gw += share(*c)
+        return gw
+
+    gw = None
+    for part in _chunk_runs(total, _batch_chunks(g, x.dtype.itemsize), x, g):
         if gw is None:
             gw = part
-        else:
+        elif part is not None:
             gw += part
     if gw is None:  # an empty batch
         gw = xp.zeros((g.O, g.C // g.G, g.kh, g.kw), x.dtype)
@@ -453,11 +504,18 @@ class MaxPool(Op):
     @staticmethod
     def forward(ctx, x, g):
         xp = array_module(x)
-        buf = _padded(x, g, -math.inf)
-        y = None
-        for i, j in g.offsets():
-            v = g.window(buf, i, j)
-            y = v.copy() if y is None else xp.maximum(y, v, out=y)
+        y = xp.empty(g.yshape, x.dtype)
+
+        def part(lo, hi, gc):
+            buf, out = _padded(x[lo:hi], gc, -math.inf), y[lo:hi]
+            for k, (i, j) in enumerate(gc.offsets()):
+                v = gc.window(buf, i, j)
+                if k == 0:
+                    out[...] = v
+                else:
+                    xp.maximum(out, v, out=out)
+
+        _each_image_part(part, x, g)
         ctx.save_for_backward(x, y)
         ctx.g = g
         return y
@@ -471,12 +529,28 @@ class MaxPool(Op):
         xp = array_module(gy)
         buf = xp.zeros((g.N, g.C, g.Hp, g.Wp), dtype=gy.dtype)
         overlap = g.sh < g.dh * (g.kh - 1) + 1 or g.sw < g.dw * (g.kw - 1) + 1
-        for i, j, m in _first_max_masks(x, y, g):
-            if overlap:
-                g.window(buf, i, j)[...] += gy * m
-            else:  # every input element is in one window at most: write, don't add
-                xp.multiply(gy, m, out=g.window(buf, i, j))
+        gy = xp.broadcast_to(gy, g.yshape)
+
+        def part(lo, hi, gc):
+            b, gyp = buf[lo:hi], gy[lo:hi]
+            for i, j, m in _first_max_masks(x[lo:hi], y[lo:hi], gc):
+                if overlap:
+                    gc.window(b, i, j)[...] += gyp * m
+                else:  # every input element is in one window at most: write, don't add
+                    xp.multiply(gyp, m, out=gc.window(b, i, j))
+
+        _each_image_part(part, x, g)
         return _unpadded(buf, g), None
+
+
+def _each_image_part(fn, x, g: _Geometry) -> None:
+    """fn(lo, hi, geometry of images lo..hi-1) over the batch: in parts on several threads
+    where x is large (backend.split_rows), else fn(0, N, g)."""
+
+    def part(lo, hi):
+        fn(lo, hi, g if hi - lo == g.N else g.with_batch(hi - lo))
+
+    split_rows(part, g.N, 2 * x.size * g.kh * g.kw if array_module(x) is np else 0)
 
 
 def _data(a):
