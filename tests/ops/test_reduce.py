@@ -312,3 +312,27 @@ def double_backward_params(cases):
 @pytest.mark.parametrize("case,sig,device", double_backward_params(CASES))
 def test_double_backward_from_implicit_root(case, sig, device):
     check_double_backward_from_implicit_root(case, sig, device)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64"])
+def test_mean_gives_numpy_means_bits_on_every_axis_choice(dtype):
+    """Mean computes np.mean's arithmetic without its Python layers: the bits must agree."""
+    import itertools
+
+    rng = np.random.default_rng(0)
+    for shape in [(7,), (3, 5), (2, 3, 4), (1, 1), (1000,), (33, 17, 5)]:
+        x = (rng.standard_normal(shape) * 1000).astype(dtype)
+        t = chainrule.tensor(x)
+        for r in range(len(shape) + 1):
+            for axes in itertools.combinations(range(len(shape)), r):
+                for keepdim in (False, True):
+                    got = t.mean(axes, keepdim=keepdim) if axes else t.mean()
+                    want = np.mean(x, axis=axes if axes else None, keepdims=keepdim and bool(axes))
+                    assert got.numpy().tobytes() == np.asarray(want).tobytes(), (shape, axes)
+
+
+def test_the_gradient_of_a_full_mean_is_a_writable_array_of_the_input_shape():
+    x = chainrule.ones(3, 4, requires_grad=True)
+    x.mean().backward()
+    assert x.grad.shape == (3, 4) and np.all(x.grad.numpy() == 1 / 12)
+    x.grad.add_(1)  # a filled array, not a read-only broadcast view
