@@ -15,6 +15,7 @@ The jit side is `chainrule.jit(step)` of the chainrule step: traced on its first
 after. After a warmup, passes ALTERNATE between the processes (the order rotates and reverses
 from pass to pass), each pass timing a batch of iterations calibrated to last about
 `--pass-ms`; the reported time is the median over passes, per iteration, after a short pause
+and one untimed step
 that lets the other processes' threads go idle.
 Interleaving means that both frameworks see the same machine state (frequency
 scaling, other load), so the ratio is more trustworthy than either number alone. torch uses
@@ -41,14 +42,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # benchmark the working tree, not an installed copy
 
-import torch  # noqa: E402
+# chainrule before NumPy, as a user's `import chainrule as torch` would: it asks OpenBLAS's idle
+# threads to sleep rather than spin on the cores its elementwise threads use (chainrule/__init__)
+import chainrule  # noqa: E402, I001
 
-import chainrule  # noqa: E402
+import numpy as np  # noqa: E402
+
+import torch  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SEED = 0
@@ -220,6 +223,10 @@ def _worker(conn, case_index: int, side: str, threads: int) -> None:
         elif cmd == "calibrate":
             conn.send(_calibrate(step, arg))
         elif cmd == "time":
+            # one untimed step first: after the settle pause, the first step pays for waking
+            # idle cores and threads (a GPT step measured 110 ms, then 65-69 ms), which a
+            # training loop running step after step does not
+            step()
             conn.send(_time_batch(step, arg))
         else:
             return
