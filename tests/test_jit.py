@@ -374,6 +374,37 @@ def test_outputs_structure_and_inputs_passthrough():
     assert f.traces == 2
 
 
+def test_simple_ops_are_written_inline_and_stay_bitwise_with_a_retained_graph():
+    """add, sub, mul, tanh and 2-D matmul are NumPy expressions in the program (no op call);
+    a second backward through the retained graph reads their inputs again, and an input that
+    needs no gradient gets None, as the ops return."""
+    rng = np.random.default_rng(1)
+    w0 = rng.standard_normal((3, 4)).astype(np.float32)
+    x = torch.tensor(rng.standard_normal((2, 3)).astype(np.float32))
+
+    def make():
+        w = torch.tensor(w0.copy(), requires_grad=True)
+
+        def step():
+            w.grad = None
+            h = torch.tanh(x @ w) * 2.0 - x.sum()
+            loss = (h * h + h).sum()
+            loss.backward(retain_graph=True)
+            loss.backward()
+            return loss
+
+        return w, step
+
+    we, se = make()
+    wj, sj = make()
+    sj = torch.jit(sj)
+    src = sj.code()
+    assert "np.tanh(" in src and " @ " in src and "FMatMul" not in src and "FTanh" not in src
+    for _ in range(3):
+        assert se().item() == sj().item()
+        assert np.array_equal(we.grad._data, wj.grad._data)
+
+
 def test_code_shows_the_program():
     m = nn.Linear(2, 1)
     f = torch.jit(lambda x: m(x).sum())

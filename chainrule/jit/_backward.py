@@ -7,6 +7,7 @@ import numpy as np
 
 from ..autograd import engine
 from ..tensor import Tensor
+from . import _inline
 from ._program import _deliver
 
 
@@ -89,7 +90,12 @@ class _BackwardMixin:
                 raise RuntimeError(engine._freed_message(node))
             cls = type(node)
             c = self.obj(cls, f"F{cls.__name__}_")
-            if node._out_meta is None:
+            if node in self.inline:  # written as NumPy expressions (jit/_inline.py)
+                gxs = cls.backward(node, gys[0][0])
+                need = tuple(e is not None for e in node.next)
+                rule = _inline.backward(cls, need, self.inline[node], f"v{k}", gys[0][1])
+                emit(f"b = {rule}")
+            elif node._out_meta is None:
                 gxs = cls.backward(node, gys[0][0])
                 emit(f"b = {c}.backward({ctx}, {gys[0][1]})")
             else:
@@ -112,8 +118,11 @@ class _BackwardMixin:
             if not retain_graph:
                 node.saved = engine._FREED
                 node._saved_meta = None
-                emit(f"{ctx}.saved = ()")
-                if ctx.startswith("X"):  # a node object reused by every call: drop what
+                if ctx is not None:
+                    emit(f"{ctx}.saved = ()")
+                if ctx is not None and ctx.startswith(
+                    "X"
+                ):  # a node object reused by every call: drop what
                     emit(f"{ctx}.__dict__.clear()")  # forward stored on it, as eager frees it
             single = type(gxs) is not tuple
             if single:

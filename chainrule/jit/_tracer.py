@@ -13,6 +13,7 @@ import numpy as np
 
 from ..autograd import engine
 from ..tensor import Tensor
+from . import _inline
 from ._backward import _BackwardMixin
 from ._entry import _VALUE_EXITS, _EntryPoints, _is_array
 from ._program import (
@@ -144,6 +145,7 @@ class _Tracer(_EntryPoints, _BackwardMixin, engine._DebugHooks):
         self.made_data: dict[int, Tensor] = {}  # id(array) -> the first tensor made on it
         self.tainted: dict[int, tuple] = {}  # id(tensor) -> (function, where): made from values
         self.nodes: dict = {}  # graph node -> index of its op record
+        self.inline: dict = {}  # graph node -> input expressions, for ops written inline
         self.paused = 0  # inside a call that is replayed as a whole (optimizer.step…)
         self.counter = itertools.count()
         self.program: _Program | None = None
@@ -259,6 +261,18 @@ class _Tracer(_EntryPoints, _BackwardMixin, engine._DebugHooks):
             self.refuse(f"the custom autograd.Function {cls.__name__} (not supported yet)")
         k = next(self.counter)
         exprs = [self.tensor(a) if isinstance(a, Tensor) else self.const(a) for a in args]
+        template = _inline.forward(cls, [a._data if isinstance(a, Tensor) else a for a in args])
+        if template is not None and (node is None or node._out_meta is None):
+            if node is not None:  # backward reads the inputs again: through stable names
+                for i, e in enumerate(exprs):
+                    if _inline.needs_binding(cls, e):
+                        exprs[i] = f"x{next(self.counter)}"
+                        self.emit(f"{exprs[i]} = {e}")
+                self.nodes[node] = (k, None)
+                self.inline[node] = exprs
+            self.emit(f"v{k} = {template.format(*exprs)}")
+            self._define(out._data, f"v{k}")
+            return
         c = self.obj(cls, f"F{cls.__name__}_")
         if node is not None:
             edges = tuple(None if e is None else (None, e[1], e[2], e[3]) for e in node.next)
