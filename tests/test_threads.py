@@ -208,3 +208,12 @@ def test_split_kernels_pass_gradcheck_in_float64(split, monkeypatch, fn, shapes)
     ]
     assert torch.testing.gradcheck(fn, inputs)
     assert split
+
+
+@pytest.mark.parametrize("kind, opt_name", [("lenet", "adam"), ("gpt", "adamw")])
+def test_jit_equals_eager_bitwise_with_kernels_in_parts(split, kind, opt_name):
+    """The replay calls the same ops on the same sizes, so it cuts them as eager does."""
+    from tests.test_jit import test_jit_equals_eager_bitwise
+
+    test_jit_equals_eager_bitwise(kind, opt_name)
+    assert split
