@@ -504,18 +504,11 @@ class MaxPool(Op):
     @staticmethod
     def forward(ctx, x, g):
         xp = array_module(x)
-        y = xp.empty(g.yshape, x.dtype)
-
-        def part(lo, hi, gc):
-            buf, out = _padded(x[lo:hi], gc, -math.inf), y[lo:hi]
-            for k, (i, j) in enumerate(gc.offsets()):
-                v = gc.window(buf, i, j)
-                if k == 0:
-                    out[...] = v
-                else:
-                    xp.maximum(out, v, out=out)
-
-        _each_image_part(part, x, g)
+        buf = _padded(x, g, -math.inf)
+        y = None
+        for i, j in g.offsets():
+            v = g.window(buf, i, j)
+            y = v.copy() if y is None else xp.maximum(y, v, out=y)
         ctx.save_for_backward(x, y)
         ctx.g = g
         return y
@@ -529,28 +522,12 @@ class MaxPool(Op):
         xp = array_module(gy)
         buf = xp.zeros((g.N, g.C, g.Hp, g.Wp), dtype=gy.dtype)
         overlap = g.sh < g.dh * (g.kh - 1) + 1 or g.sw < g.dw * (g.kw - 1) + 1
-        gy = xp.broadcast_to(gy, g.yshape)
-
-        def part(lo, hi, gc):
-            b, gyp = buf[lo:hi], gy[lo:hi]
-            for i, j, m in _first_max_masks(x[lo:hi], y[lo:hi], gc):
-                if overlap:
-                    gc.window(b, i, j)[...] += gyp * m
-                else:  # every input element is in one window at most: write, don't add
-                    xp.multiply(gyp, m, out=gc.window(b, i, j))
-
-        _each_image_part(part, x, g)
+        for i, j, m in _first_max_masks(x, y, g):
+            if overlap:
+                g.window(buf, i, j)[...] += gy * m
+            else:  # every input element is in one window at most: write, don't add
+                xp.multiply(gy, m, out=g.window(buf, i, j))
         return _unpadded(buf, g), None
-
-
-def _each_image_part(fn, x, g: _Geometry) -> None:
-    """fn(lo, hi, geometry of images lo..hi-1) over the batch: in parts on several threads
-    where x is large (backend.split_rows), else fn(0, N, g)."""
-
-    def part(lo, hi):
-        fn(lo, hi, g if hi - lo == g.N else g.with_batch(hi - lo))
-
-    split_rows(part, g.N, 2 * x.size * g.kh * g.kw if array_module(x) is np else 0)
 
 
 def _data(a):

@@ -22,7 +22,7 @@ import numbers
 import numpy as np
 
 from ..autograd import engine
-from ..backend import array_module, split_rows
+from ..backend import array_module
 from ..tensor import Tensor
 from ._core import Op
 from .elementwise import _float, clamp_min, rsqrt
@@ -145,23 +145,18 @@ class LayerNorm(Op):
     def forward(ctx, x, w, b, k, eps):
         axes = tuple(range(x.ndim - k, x.ndim))
         xp = array_module(x)
-        lead, n = x.shape[: x.ndim - k], math.prod(x.shape[x.ndim - k :])
-        rows = math.prod(lead)
-        x2 = x.reshape(rows, n)
-        y = xp.empty((rows, n), x.dtype)
-        mean = xp.empty((rows, 1), x.dtype)
-        rstd = xp.empty((rows, 1), x.dtype)
-        w1 = None if w is None else w.reshape(-1)
-        b1 = None if b is None else b.reshape(-1)
-
-        def part(lo, hi):
-            _layer_norm_rows(x2[lo:hi], w1, b1, eps, y[lo:hi], mean[lo:hi], rstd[lo:hi])
-
-        split_rows(part, rows, 4 * x.size if xp is np else 0)
-        kept = lead + (1,) * k
+        inv_n = 1.0 / math.prod(x.shape[x.ndim - k :])
+        mean = sum_trailing(x, k) * inv_n
+        y = x - mean  # reused: the centred input, then x̂, then the output
+        rstd = 1.0 / xp.sqrt(sum_trailing(y * y, k) * inv_n + eps)
         ctx.save_for_backward(x, w)
-        ctx.stats, ctx.axes, ctx.eps = (mean.reshape(kept), rstd.reshape(kept)), axes, eps
-        return y.reshape(x.shape)
+        ctx.stats, ctx.axes, ctx.eps = (mean, rstd), axes, eps
+        y *= rstd
+        if w is not None:
+            y *= w
+        if b is not None:
+            y += b
+        return y
 
     @staticmethod
     def backward(ctx, gy):
@@ -185,66 +180,29 @@ class LayerNorm(Op):
         return gx, gw, gb, None, None
 
 
-def _layer_norm_rows(x, w, b, eps, y, mean, rstd):
-    """LayerNorm's forward on (rows, n) arrays, into y, mean and rstd (rows, 1)."""
-    xp = array_module(x)
-    inv_n = 1.0 / x.shape[1]
-    xp.multiply(sum_trailing(x, 1), inv_n, out=mean)
-    xp.subtract(x, mean, out=y)  # reused: the centred input, then x̂, then the output
-    var = sum_trailing(y * y, 1)
-    var *= inv_n
-    var += eps
-    xp.sqrt(var, out=var)
-    xp.divide(1.0, var, out=rstd)
-    y *= rstd
-    if w is not None:
-        y *= w
-    if b is not None:
-        y += b
-
-
 def _layer_norm_grads(x, w, gy, mean, rstd, axes, need):
     """LayerNorm.backward on arrays: the same formulas in three output-sized buffers (fresh
     buffers cost page faults: at GPT sizes, more than the arithmetic), with gw and gb summed
-    over the leading dims here rather than by the engine; the row-wise work in parts on
-    several threads where it is large (backend.split_rows)."""
+    over the leading dims here rather than by the engine."""
     xp = array_module(x)
-    k = len(axes)
     n = math.prod(x.shape[a] for a in axes)
-    rows = x.size // n if n else 0
-    x2, gy2 = x.reshape(rows, n), xp.broadcast_to(gy, x.shape).reshape(rows, n)
-    mean2, rstd2 = mean.reshape(rows, 1), rstd.reshape(rows, 1)
-    w1 = None if w is None else w.reshape(-1)
-    xhat = xp.empty((rows, n), x.dtype)
-    t = xp.empty((rows, n), x.dtype)
-    gx = xp.empty((rows, n), x.dtype) if need[0] else None
-    work = 6 * x.size if xp is np else 0
-
-    def products(lo, hi):  # x̂ and gy x̂
-        xp.subtract(x2[lo:hi], mean2[lo:hi], out=xhat[lo:hi])
-        xhat[lo:hi] *= rstd2[lo:hi]
-        xp.multiply(gy2[lo:hi], xhat[lo:hi], out=t[lo:hi])
-
-    def grad_x(lo, hi):  # gx = rstd (ĝ - mean(ĝ) - x̂ mean(ĝ x̂)), ĝ = gy w
-        g, tt, xh = gx[lo:hi], t[lo:hi], xhat[lo:hi]
-        if w1 is None:
-            g[...] = gy2[lo:hi]
-        else:
-            xp.multiply(gy2[lo:hi], w1, out=g)
-        xp.multiply(g, xh, out=tt)
-        s1 = sum_trailing(g, 1) * (1.0 / n)
-        s2 = sum_trailing(tt, 1) * (1.0 / n)
+    xhat = x - mean
+    xhat *= rstd
+    k = len(axes)
+    t = gy * xhat
+    gw = sum_leading(t, k) if need[1] else None
+    gb = sum_leading(gy, k) if need[2] else None
+    gx = None
+    if need[0]:
+        g = gy.copy() if w is None else gy * w  # ĝ, in a fresh buffer (gy may be shared)
+        xp.multiply(g, xhat, out=t)
+        s1 = sum_trailing(g, k) * (1.0 / n)
+        s2 = sum_trailing(t, k) * (1.0 / n)
         g -= s1
-        xp.multiply(xh, s2, out=tt)
-        g -= tt
-        g *= rstd2[lo:hi]
-
-    split_rows(products, rows, work)
-    gw = sum_leading(t, 1).reshape(x.shape[x.ndim - k :]) if need[1] else None
-    gb = sum_leading(gy2, 1).reshape(x.shape[x.ndim - k :]) if need[2] else None
-    if gx is not None:
-        split_rows(grad_x, rows, work)
-        gx = gx.reshape(x.shape)
+        xp.multiply(xhat, s2, out=t)
+        g -= t
+        g *= rstd
+        gx = g
     return gx, gw, gb
 
 
