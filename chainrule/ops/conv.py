@@ -489,12 +489,50 @@ def _first_max_masks(x, y, g: _Geometry):
         yield i, j, m
 
 
-def _first_max(x, y, g: _Geometry):
-    """For each window, the kernel offset k of its first maximum."""
+def _has_nan(y) -> bool:
+    return y.dtype.kind in "fc" and bool(array_module(y).isnan(y).any())
+
+
+def _max_masks(x, y, g: _Geometry):
+    """Per kernel offset (i, j): a mask of the windows whose maximum PyTorch takes from (i, j)
+    (each mask valid until the next is made)."""
+    if not _has_nan(y):
+        yield from _first_max_masks(x, y, g)
+        return
+    sel = _nan_max_offsets(x, g)
+    for k, (i, j) in enumerate(g.offsets()):
+        yield i, j, sel == k
+
+
+def _max_offsets(x, y, g: _Geometry):
+    """For each window, the kernel offset k that PyTorch takes its maximum from."""
+    if _has_nan(y):
+        return _nan_max_offsets(x, g)
     xp = array_module(x)
     sel = xp.zeros(y.shape, dtype=xp.int16 if g.kh * g.kw > 127 else xp.int8)
     for i, j, m in _first_max_masks(x, y, g):
         sel += m * sel.dtype.type(i * g.kw + j)
+    return sel
+
+
+def _nan_max_offsets(x, g: _Geometry):
+    """Each window's offset of its maximum by PyTorch's rule where NaNs take part: a later
+    value takes over when it is greater or NaN (so of several NaNs, the last; a NaN's window
+    never matches y == NaN, which is why the masks above do not serve)."""
+    xp = array_module(x)
+    buf = _padded(x, g, -math.inf)
+    best = sel = None
+    for k, (i, j) in enumerate(g.offsets()):
+        v = g.window(buf, i, j)
+        if best is None:
+            best = v.copy()
+            sel = xp.zeros(best.shape, dtype=xp.int16 if g.kh * g.kw > 127 else xp.int8)
+            continue
+        later = v > best
+        later |= xp.isnan(v)
+        xp.maximum(best, v, out=best)  # NaN-propagating: NaN once a NaN took over
+        # sel = k where later (k is above every offset sel holds so far): integer arithmetic
+        xp.maximum(sel, xp.multiply(later, sel.dtype.type(k), dtype=sel.dtype), out=sel)
     return sel
 
 
@@ -518,11 +556,11 @@ class MaxPool(Op):
         x, y = ctx.saved_tensors
         g = ctx.g
         if isinstance(gy, Tensor):  # create_graph: the scatter must itself be differentiable
-            return _windows_t(gy, g, _first_max(_data(x), _data(y), g), None), None
+            return _windows_t(gy, g, _max_offsets(_data(x), _data(y), g), None), None
         xp = array_module(gy)
         buf = xp.zeros((g.N, g.C, g.Hp, g.Wp), dtype=gy.dtype)
         overlap = g.sh < g.dh * (g.kh - 1) + 1 or g.sw < g.dw * (g.kw - 1) + 1
-        for i, j, m in _first_max_masks(x, y, g):
+        for i, j, m in _max_masks(x, y, g):
             if overlap:
                 g.window(buf, i, j)[...] += gy * m
             else:  # every input element is in one window at most: write, don't add
@@ -1021,7 +1059,7 @@ def _max_poolnd(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode
     y = MaxPool.apply(x4, g)
     if not return_indices:
         return _unbatched(y.reshape(tuple(x.shape[:2]) + tuple(y.shape[4 - nd :])), unbatched)
-    idx = _plane_indices(_first_max(x4._data, y._data, g), g)
+    idx = _plane_indices(_max_offsets(x4._data, y._data, g), g)
     y = _unbatched(y.reshape(tuple(x.shape[:2]) + tuple(y.shape[4 - nd :])), unbatched)
     idx = Tensor._make(idx.reshape(y.shape))
     return y, idx

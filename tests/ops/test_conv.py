@@ -330,3 +330,30 @@ def test_empty_batch_gives_an_empty_output_of_torchs_shape(call):
     ours = call(chainrule, chainrule.zeros(0, 3, 5, 5))
     theirs = call(torch, torch.zeros(0, 3, 5, 5))
     assert tuple(ours.shape) == tuple(theirs.shape)
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        [[1.0, np.nan], [np.nan, 2.0]],  # several NaNs: PyTorch's gradient goes to the last
+        [[np.nan, 3.0], [5.0, 2.0]],
+        [[4.0, 5.0], [5.0, np.nan]],
+        [[7.0, 7.0], [1.0, 7.0]],  # ties: the first
+    ],
+)
+@pytest.mark.parametrize("stride", [2, 1])
+def test_max_pool_gradient_and_indices_follow_torch_with_nans_and_ties(window, stride):
+    if torch is None:
+        pytest.skip("torch is not installed")
+    a = np.array(window, np.float32)
+    a = np.concatenate([a, a[::-1]], axis=1)[None, None]  # (1, 1, 2, 4)
+    results = []
+    for m in (chainrule, torch):
+        x = m.tensor(a, requires_grad=True)
+        y, idx = F(m).max_pool2d(x, 2, stride=stride, return_indices=True)
+        y.sum().backward()
+        results.append((y.detach().numpy(), idx.numpy(), x.grad.numpy()))
+    (y1, i1, g1), (y2, i2, g2) = results
+    np.testing.assert_array_equal(y1, y2)
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_array_equal(g1, g2)
