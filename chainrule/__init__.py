@@ -7,11 +7,12 @@ import os as _os
 import sys as _sys
 
 if "numpy" not in _sys.modules:
-    # OpenBLAS's idle threads spin for about 0.1 s after each GEMM, on the cores that
-    # chainrule's elementwise kernels then run on (backend.split_rows): ask them to sleep
-    # at once. OpenBLAS reads this when NumPy loads it, so only before NumPy's first import;
-    # a value the user set wins.
-    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    # OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each GEMM, on the cores that
+    # chainrule's large kernels then run on (backend.split_rows): 2^20 (~0.4 ms) still covers
+    # the gap between an RNN's back-to-back small GEMMs (sleeping at once, 2^4, made the LSTM
+    # step ~10% slower), and leaves the cores to a millisecond-long gelu or softmax. OpenBLAS
+    # reads this when NumPy loads it, so only before NumPy's first import; the user's wins.
+    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
 
 # `import chainrule as torch` then `torch.nn.Linear`, `torch.optim.Adam`, `torch.utils.data`
 from . import (
