@@ -14,9 +14,8 @@ on the same cores and slow each other down (torch by up to 2x), which would flat
 The jit side is `chainrule.jit(step)` of the chainrule step: traced on its first call, replayed
 after. After a warmup, passes ALTERNATE between the processes (the order rotates and reverses
 from pass to pass), each pass timing a batch of iterations calibrated to last about
-`--pass-ms`; the reported time is the median over passes, per iteration, after a short pause
-and one untimed step
-that lets the other processes' threads go idle.
+`--pass-ms`; the reported time is the median over passes, per iteration, each pass after a
+short pause that lets the other processes' threads go idle and one untimed step.
 Interleaving means that both frameworks see the same machine state (frequency
 scaling, other load), so the ratio is more trustworthy than either number alone. torch uses
 the same number of threads as NumPy's BLAS.
@@ -45,8 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # benchmark the working tree, not an installed copy
 
-# chainrule before NumPy, as a user's `import chainrule as torch` would: it asks OpenBLAS's idle
-# threads to sleep rather than spin on the cores its elementwise threads use (chainrule/__init__)
+# chainrule before NumPy, as a user's `import chainrule as torch` would: it shortens the time
+# OpenBLAS's idle threads spin on the cores its own kernel threads use (chainrule/__init__)
 import chainrule  # noqa: E402, I001
 
 import numpy as np  # noqa: E402

@@ -35,14 +35,14 @@ _limiter = None
 
 def set_num_threads(n: int) -> None:
     """Limit the intra-op threads: those of the BLAS that NumPy uses (through threadpoolctl
-    where installed) and those that run chainrule's large elementwise kernels in parts
+    where installed) and those that run chainrule's large kernels in parts
     (``backend.split_rows``)."""
     global _num_threads, _limiter
     n = int(n)
     if n < 1:
         raise RuntimeError(f"set_num_threads expects a positive integer, but got {n}")
     _num_threads = n
-    backend._threads[0] = n  # and the threads that chainrule's own elementwise kernels use
+    backend._threads[0] = n  # and the threads that chainrule's own large kernels use
     if threadpoolctl is not None:
         _limiter = threadpoolctl.threadpool_limits(limits=n)
 

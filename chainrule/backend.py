@@ -315,9 +315,10 @@ def _one_blas_thread():
 
 # --------------------------------------------------------------- threads for elementwise work
 # NumPy runs each elementwise kernel (exp, tanh, a softmax's passes) on one core, where
-# PyTorch's run on all of them. For arrays large enough, split_rows runs the halves of a
-# row-wise computation on two threads: NumPy's kernels release the GIL while they run, so the
-# halves run at once (GPT's gelu, softmax and layer norm: about 1.6x on 2 cores).
+# PyTorch's run on all of them. For arrays large enough, split_rows runs the parts of a
+# row-wise computation on several threads: NumPy's kernels release the GIL while they run, so
+# the parts run at once (gelu and attention at GPT sizes: about 1.6x on 2 cores; cheap
+# memory-bound passes such as layer norm's measured slower, and are not cut).
 # The cut depends only on the sizes and the thread count (not on the machine's load), so a
 # program gives the same bits on every run; elementwise results do not depend on the cut at all.
 _SPLIT_MIN = 1 << 16  # elements touched: below this, handing work to a thread costs more
@@ -332,25 +333,25 @@ def _cores() -> int:
 
 
 def _work(jobs) -> None:
-    _in_worker.active = True
+    _in_worker.active = True  # a split inside a part runs in one call: no waiting on itself
     while True:
         fn, lo, hi, done = jobs.get()
         try:
             fn(lo, hi)
         except BaseException as e:  # handed to the caller, which raises it
-            done.append(e)
-        else:
-            done.append(None)
+            done.error = e
         finally:
             done.event.set()
 
 
-class _Done(list):
-    __slots__ = ("event",)
+class _Done:
+    """A part's completion, and its error if it raised."""
+
+    __slots__ = ("event", "error")
 
     def __init__(self):
-        super().__init__()
         self.event = threading.Event()
+        self.error = None
 
 
 def _worker(i: int):
@@ -379,7 +380,8 @@ _BLAS_SPINS = _OPENBLAS is not None and "OPENBLAS_THREAD_TIMEOUT" not in os.envi
 
 def intra_op_parts(size: int) -> int:
     """Into how many parts split_rows cuts work touching `size` elements."""
-    n = _threads[0] or _cores() or 1
+    cores = _cores() or 1
+    n = min(_threads[0] or cores, cores)  # more parts than cores would only take turns
     if n < 2 or _BLAS_SPINS or size < _SPLIT_MIN or getattr(_in_worker, "active", False):
         return 1
     return min(n, max(1, size // (_SPLIT_MIN // 2)))
@@ -415,8 +417,8 @@ def _run_parts(fn, rows: int, parts: int) -> None:
         for done in pending:
             done.event.wait()
     for done in pending:
-        if done[0] is not None:
-            raise done[0]
+        if done.error is not None:
+            raise done.error
 
 
 # ------------------------------------------------------------------------------ dtype limits

@@ -118,12 +118,10 @@ class _BackwardMixin:
             if not retain_graph:
                 node.saved = engine._FREED
                 node._saved_meta = None
-                if ctx is not None:
+                if ctx is not None:  # None: written inline, no context object
                     emit(f"{ctx}.saved = ()")
-                if ctx is not None and ctx.startswith(
-                    "X"
-                ):  # a node object reused by every call: drop what
-                    emit(f"{ctx}.__dict__.clear()")  # forward stored on it, as eager frees it
+                    if ctx.startswith("X"):  # a node object reused by every call: drop what
+                        emit(f"{ctx}.__dict__.clear()")  # forward stored on it, as eager does
             single = type(gxs) is not tuple
             if single:
                 gxs = (gxs,)
