@@ -342,6 +342,7 @@ def _work(jobs) -> None:
             done.error = e
         finally:
             done.event.set()
+            fn = done = None  # keep nothing of the job (its arrays) alive until the next one
 
 
 class _Done:

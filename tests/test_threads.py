@@ -209,3 +209,18 @@ def test_jit_equals_eager_bitwise_with_kernels_in_parts(split, monkeypatch, kind
     monkeypatch.setattr(conv, "_CHUNKS", {})
     test_jit_equals_eager_bitwise(kind, opt_name)
     assert split
+
+
+def test_the_worker_keeps_nothing_of_a_finished_part_alive(split):
+    import gc
+    import weakref
+
+    class Big:
+        pass
+
+    big = Big()
+    ref = weakref.ref(big)
+    backend.split_rows(lambda lo, hi, big=big: None, 2, 1000)
+    del big
+    gc.collect()
+    assert ref() is None
