@@ -29,6 +29,7 @@ from .amp import autocast_mode as _amp
 from .backend import array_module
 from .ops._core import Op, cast
 from .ops.creation import tensor
+from .ops.tensor_methods import Conj
 from .tensor import Tensor
 
 __all__ = [
@@ -139,18 +140,6 @@ class C2R(Op):
         if ctx.x_dtype.kind != "c":  # a real x is taken as complex with zero imaginary parts
             gx = _real(gx, ctx.x_dtype)
         return gx, None, None, None, None
-
-
-class Conj(Op):
-    """y = conj(x);  gx = conj(gy)"""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.conj()
-
-    @staticmethod
-    def backward(ctx, gy):
-        return Conj.apply(gy) if isinstance(gy, Tensor) else gy.conj()
 
 
 # ------------------------------------------- the ops on arrays, or differentiably on Tensors
