@@ -65,11 +65,7 @@ class _EntryPoints:
             call = f"{tracer.obj(obj, 'O')}.{orig.__name__}({', '.join(parts)})"
             tracer.stateful = True
             where = engine.user_frame()
-            tracer.paused += 1
-            try:
-                out = orig(obj, *a, **k)
-            finally:
-                tracer.paused -= 1
+            out = tracer.untraced(orig, obj, *a, **k)
             fused = _fused.plan(obj, where) if kind == "step" and FUSE_OPTIMIZERS else None
             tracer.emit(call if fused is None else f"{tracer.obj(fused, 'FS')}()")
             return out
@@ -102,11 +98,7 @@ class _EntryPoints:
                 return orig(x, other, ufunc, alpha, op)
             target = tracer.tensor(x, write=True)
             o = tracer.tensor(other) if isinstance(other, Tensor) else tracer.const(other)
-            tracer.paused += 1
-            try:
-                done = orig(x, other, ufunc, alpha, op)
-            finally:
-                tracer.paused -= 1
+            done = tracer.untraced(orig, x, other, ufunc, alpha, op)
             if done:
                 if alpha != 1:
                     o = f"{o} * {tracer.const(alpha)}"
@@ -126,16 +118,30 @@ class _EntryPoints:
             o = tracer.tensor(out)
             if x._base is not None and engine._grad_enabled and out.requires_grad:
                 tracer.refuse(f"the in-place op {op} on a view of a tensor that needs grad")
-            tracer.paused += 1
-            try:
-                r = orig(x, out, op)
-            finally:
-                tracer.paused -= 1
+            r = tracer.untraced(orig, x, out, op)
             tracer.emit(f"{target}[...] = {o}")
             tracer._bump(x, op)
             return r
 
         return wrapper
+
+    def untraced(self, fn, *a, **kw):
+        """fn(*a, **kw) with recording paused: its inner ops are not traced (the caller writes
+        the one line that replays the whole call)."""
+        self.paused += 1
+        try:
+            return fn(*a, **kw)
+        finally:
+            self.paused -= 1
+
+    def replayed_call(self, fn, arg, a, kw):
+        """fn(*a, **kw) run untraced, and a line ``h<k> = fn(...)`` that calls it again at
+        replay, each argument written by arg(); returns (the result, its name h<k>)."""
+        parts = [arg(v) for v in a] + [f"{n}={arg(v)}" for n, v in kw.items()]
+        out = self.untraced(fn, *a, **kw)
+        h = f"h{next(self.counter)}"
+        self.emit(f"{h} = {self.obj(fn)}({', '.join(parts)})")
+        return out, h
 
     def _bump(self, x, op):
         self.stateful = True
@@ -153,11 +159,7 @@ class _EntryPoints:
             if inplace:
                 tracer.refuse(f"{name}(inplace=True) (use inplace=False under jit)")
             xe = tracer.tensor(x)
-            tracer.paused += 1
-            try:
-                y = orig(x, p, training, inplace, feature, name)
-            finally:
-                tracer.paused -= 1
+            y = tracer.untraced(orig, x, p, training, inplace, feature, name)
             k = next(tracer.counter)
             f = tracer.obj(orig)
             rest = tracer.const((p, training, False, feature, name))
@@ -187,17 +189,10 @@ class _EntryPoints:
         def wrapper(*a, **kw):
             if tracer.paused:
                 return orig(*a, **kw)
-            parts = [arg(v) for v in a] + [f"{n}={arg(v)}" for n, v in kw.items()]
-            tracer.paused += 1
-            try:
-                out = orig(*a, **kw)
-            finally:
-                tracer.paused -= 1
-            k = next(tracer.counter)
-            tracer.emit(f"h{k} = {tracer.obj(orig)}({', '.join(parts)})")
+            out, h = tracer.replayed_call(orig, arg, a, kw)
             outs = out if type(out) is tuple else (out,)
             for j, o in enumerate(outs):
-                expr = f"h{k}[{j}]" if type(out) is tuple else f"h{k}"
+                expr = f"{h}[{j}]" if type(out) is tuple else h
                 if isinstance(o, Tensor):
                     if id(o._data) not in tracer.src:
                         tracer._define(o._data, expr + "._data")
@@ -228,17 +223,10 @@ class _EntryPoints:
             a = [list(v) if isinstance(v, types.GeneratorType) else v for v in a]
             if isinstance(a[0], Tensor):
                 a[0] = [a[0]]
-            parts = [arg(v) for v in a] + [f"{n}={arg(v)}" for n, v in kw.items()]
-            tracer.paused += 1
-            try:
-                out = orig(*a, **kw)
-            finally:
-                tracer.paused -= 1
-            k = next(tracer.counter)
-            tracer.emit(f"h{k} = {tracer.obj(orig)}({', '.join(parts)})")
+            out, h = tracer.replayed_call(orig, arg, a, kw)
             tracer.stateful = True
             if isinstance(out, Tensor):
-                tracer._define(out._data, f"h{k}._data")
+                tracer._define(out._data, f"{h}._data")
             return out
 
         return wrapper
