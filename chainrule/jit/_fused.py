@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..optim.adam import Adam
+from ..optim.adam import Adam, adam_rule_
 from ..optim.adamw import AdamW
-from ..optim.optimizer import lerp_
 from ..optim.sgd import SGD
 from ..tensor import Tensor
 
@@ -201,30 +200,7 @@ def _sgd(fg):
 
 
 def _adam(fg):
-    """Adam.update on a whole group (its docstring has the rule)."""
-    group = fg.group
-    p = fg.flat
-    g = fg.gather_grads()
-    lr, wd, eps = float(group["lr"]), group["weight_decay"], group["eps"]
-    beta1, beta2 = group["betas"]
+    """Adam.update on a whole group (optim/adam.py has the rule, which both run)."""
     fg.steps += 1
-    t = float(fg.steps[0])
-    if wd != 0:
-        if group["decoupled_weight_decay"]:
-            p *= 1 - lr * wd
-        else:
-            g = g + wd * p
     m, v = fg.state["exp_avg"], fg.state["exp_avg_sq"]
-    lerp_(m, g, 1 - beta1)
-    v *= beta2
-    g2 = g * (1 - beta2)
-    g2 *= g
-    v += g2
-    step_size = lr / (1 - beta1**t)
-    bias_correction2_sqrt = (1 - beta2**t) ** 0.5
-    denom = np.sqrt(v, out=g2)
-    denom /= bias_correction2_sqrt
-    denom += eps
-    update = np.divide(m, denom, out=denom)
-    update *= step_size
-    p -= update
+    adam_rule_(fg.flat, fg.gather_grads(), m, v, float(fg.steps[0]), fg.group)

@@ -81,9 +81,6 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def update(self, p, g, state, group):
-        xp = array_module(p)
-        lr, wd, eps = float(group["lr"]), group["weight_decay"], group["eps"]
-        beta1, beta2 = group["betas"]
         if not state:
             state["step"] = scalar_tensor(0.0)
             state["exp_avg"] = zeros_state(p)
@@ -93,28 +90,37 @@ class Adam(Optimizer):
         if group["maximize"]:
             g = -g
         t = increment_step(state)
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p *= 1 - lr * wd
-            else:
-                g = g + wd * p
-        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        lerp_(m, g, 1 - beta1)
-        v *= beta2
-        # temporaries are reused in place: fresh big arrays page-fault (asarray: for a 0-d
-        # parameter the product is a NumPy scalar, which cannot be written into)
-        g2 = xp.asarray(g * (1 - beta2))
-        g2 *= g
-        v += g2
-        step_size = lr / (1 - beta1**t)
-        bias_correction2_sqrt = (1 - beta2**t) ** 0.5
-        if group["amsgrad"]:
-            v_max = state["max_exp_avg_sq"]._data
-            xp.maximum(v_max, v, out=v_max)
-            v = v_max
-        denom = xp.sqrt(v, out=g2)
-        denom /= bias_correction2_sqrt
-        denom += eps
-        update = xp.divide(m, denom, out=denom)
-        update *= step_size
-        p -= update
+        v_max = state["max_exp_avg_sq"]._data if group["amsgrad"] else None
+        adam_rule_(p, g, state["exp_avg"]._data, state["exp_avg_sq"]._data, t, group, v_max)
+
+
+def adam_rule_(p, g, m, v, t: float, group, v_max=None) -> None:
+    """Adam's step t on arrays, in place: p, its gradient g, the moments m and v (and the
+    running maximum of v for AMSGrad), with the group's lr, betas, eps and weight decay. The
+    per-parameter update and chainrule.jit's flat one both run this, so their bits agree."""
+    xp = array_module(p)
+    lr, wd, eps = float(group["lr"]), group["weight_decay"], group["eps"]
+    beta1, beta2 = group["betas"]
+    if wd != 0:
+        if group["decoupled_weight_decay"]:
+            p *= 1 - lr * wd
+        else:
+            g = g + wd * p
+    lerp_(m, g, 1 - beta1)
+    v *= beta2
+    # temporaries are reused in place: fresh big arrays page-fault (asarray: for a 0-d
+    # parameter the product is a NumPy scalar, which cannot be written into)
+    g2 = xp.asarray(g * (1 - beta2))
+    g2 *= g
+    v += g2
+    step_size = lr / (1 - beta1**t)
+    bias_correction2_sqrt = (1 - beta2**t) ** 0.5
+    if v_max is not None:
+        xp.maximum(v_max, v, out=v_max)
+        v = v_max
+    denom = xp.sqrt(v, out=g2)
+    denom /= bias_correction2_sqrt
+    denom += eps
+    update = xp.divide(m, denom, out=denom)
+    update *= step_size
+    p -= update
